@@ -1,0 +1,148 @@
+/*
+ * hv.h - the engine API every front end calls (shell, TUI, wizards).
+ *
+ * Objects are found by name or UUID. Every call that can fail returns
+ * -1 and fills a struct hv_err (engine/err.h); 0 means success.
+ * State lives in $HV_HOME: hv.db (sqlite inventory), hv.conf (libconfig).
+ */
+#ifndef HV_H
+#define HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/err.h"
+
+#define HV_VERSION	"0.1.0"
+#define HV_NAME_MAX	64	/* bytes with the NUL */
+#define HV_PATH_MAX	1024
+#define HV_CMDLINE_MAX	2048
+#define HV_MAX_DISKS	16
+#define HV_MAX_NICS	8
+#define HV_UUID_LEN	37
+
+#define HV_MIB		(1024ull * 1024)
+#define HV_GIB		(1024ull * HV_MIB)
+#define HV_TIB		(1024ull * HV_GIB)
+
+/* memory is given in whole multiples of 2 MiB, as on Hyper-V */
+#define HV_MEM_ALIGN	(2 * HV_MIB)
+#define HV_MEM_MIN	(32 * HV_MIB)
+#define HV_MEM_MAX	(12 * HV_TIB)
+#define HV_VCPUS_MAX	240
+
+struct hv_ctx;
+
+struct hv_config {
+	char home[HV_PATH_MAX];
+	char conf_path[HV_PATH_MAX];
+	int def_generation;
+	int def_vcpus;
+	uint64_t def_memory;
+	bool def_dynamic_memory;
+	uint64_t def_min_memory;
+	uint64_t def_max_memory;
+	int def_buffer;
+	int def_priority;
+	char def_disk_format[16];
+	char firmware[HV_PATH_MAX];	/* Gen1 BIOS image */
+	char disk_dir[HV_PATH_MAX];
+	int migration_port;
+	char migration_secret[256];
+	int busy_timeout_ms;
+};
+
+struct hv_dynmem {
+	bool enabled;
+	uint64_t minimum;
+	uint64_t maximum;
+	int buffer;		/* percent, 5..2000 */
+	int priority;		/* 0..100 (Hyper-V's memory weight) */
+};
+
+struct hv_nic {
+	char switch_name[HV_NAME_MAX];
+	char mac[18];		/* "52:54:00:xx:xx:xx" */
+	int vlan;		/* 0: untagged */
+};
+
+struct hv_vm {
+	char uuid[HV_UUID_LEN];
+	char name[HV_NAME_MAX];
+	int generation;		/* 1 or 2, fixed after creation */
+	int vcpus;
+	uint64_t memory;	/* startup memory, bytes */
+	struct hv_dynmem dm;
+	char kernel[HV_PATH_MAX];	/* Gen2 direct boot */
+	char initrd[HV_PATH_MAX];
+	char cmdline[HV_CMDLINE_MAX];
+	char firmware[HV_PATH_MAX];	/* Gen1 */
+	char notes[256];
+	int ndisks;
+	char disks[HV_MAX_DISKS][HV_PATH_MAX];	/* absolute paths */
+	int nnics;
+	struct hv_nic nics[HV_MAX_NICS];
+	int64_t created;	/* unix time */
+	char state[16];		/* "Off", "Running", ... */
+};
+
+/* --- context ----------------------------------------------------------- */
+
+/* home NULL: $HV_HOME, else /var/lib/hv. Creates home, hv.conf, hv.db. */
+int hv_open(struct hv_ctx **out, const char *home, struct hv_err *err);
+void hv_close(struct hv_ctx *hv);
+const struct hv_config *hv_config(const struct hv_ctx *hv);
+/* resolve $HV_HOME / default without opening anything */
+const char *hv_default_home(void);
+
+/* --- values ------------------------------------------------------------ */
+
+/* "512M", "2G", "1T", "1048576" (bytes), "1.5G"; -1 on a bad size */
+int hv_parse_size(const char *s, uint64_t *out);
+/* exact, shortest: 1073741824 -> "1G", 1536 MiB -> "1536M" */
+void hv_format_size(uint64_t bytes, char *buf, size_t len);
+/* 1..63 of [A-Za-z0-9._-], not starting with '-' or '.' */
+bool hv_name_valid(const char *name, struct hv_err *err);
+void hv_uuid_new(char out[HV_UUID_LEN]);
+bool hv_uuid_like(const char *s);
+
+/* --- virtual machines -------------------------------------------------- */
+
+/* fill a definition with the host defaults from hv.conf */
+void hv_vm_init(const struct hv_ctx *hv, struct hv_vm *vm);
+/* value and cross-field rules; HV_EUSAGE/HV_EINVAL on a bad definition */
+int hv_vm_validate(const struct hv_vm *vm, struct hv_err *err);
+
+int hv_vm_create(struct hv_ctx *hv, struct hv_vm *vm, struct hv_err *err);
+int hv_vm_get(struct hv_ctx *hv, const char *name_or_uuid, struct hv_vm *vm,
+	      struct hv_err *err);
+/* *out is malloc'd, sorted by name */
+int hv_vm_list(struct hv_ctx *hv, struct hv_vm **out, size_t *n,
+	       struct hv_err *err);
+/* replace the definition of `name` (generation and uuid must not change) */
+int hv_vm_update(struct hv_ctx *hv, const char *name, const struct hv_vm *vm,
+		 struct hv_err *err);
+int hv_vm_delete(struct hv_ctx *hv, const char *name_or_uuid,
+		 struct hv_err *err);
+/* write / read a definition as a libconfig file */
+int hv_vm_export(struct hv_ctx *hv, const char *name_or_uuid,
+		 const char *path, struct hv_err *err);
+int hv_vm_import(struct hv_ctx *hv, const char *path, struct hv_vm *vm,
+		 struct hv_err *err);
+int hv_vm_names(struct hv_ctx *hv, char ***names, size_t *n,
+		struct hv_err *err);
+
+/* --- events ------------------------------------------------------------ */
+
+struct hv_event {
+	int64_t time;
+	char object[HV_NAME_MAX];
+	char message[256];
+};
+int hv_event_add(struct hv_ctx *hv, const char *object, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int hv_event_list(struct hv_ctx *hv, int limit, struct hv_event **out,
+		  size_t *n, struct hv_err *err);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * cmd.h - the shell's command tables (tmux's cmd_entry idea).
+ *
+ * Each noun is one shell/cmd-<noun>.c exporting one struct cmd_noun: a
+ * table of verbs, each with its positional arguments, options, help and
+ * exec function. Parsing, `help`, `--help` and tab completion are all
+ * generated from these tables; nothing is listed twice.
+ */
+#ifndef HV_CMD_H
+#define HV_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/hv.h"
+
+enum cmd_ret { CMD_OK = 0, CMD_FAIL = 1, CMD_USAGE = 2 };
+
+enum cmd_opt_type {
+	OPT_FLAG,	/* --json */
+	OPT_STR,	/* --cmdline "..." */
+	OPT_PATH,	/* --kernel FILE (completes file names) */
+	OPT_SIZE,	/* --memory 2G */
+	OPT_NUM,	/* --vcpus 4 */
+	OPT_LIST,	/* --disk A --disk B: may repeat */
+};
+
+struct cmd_opt {
+	const char *name;	/* without the leading "--" */
+	enum cmd_opt_type type;
+	const char *metavar;	/* "SIZE"; NULL for flags */
+	const char *help;
+};
+
+/* what the positional arguments complete to */
+enum cmd_arg_kind { ARG_NONE, ARG_VM, ARG_PATH, ARG_WORD };
+
+#define CMD_MAX_POS	8
+#define CMD_MAX_OPTS	32
+#define CMD_MAX_LIST	16
+
+struct cmd_args {
+	int npos;
+	const char *pos[CMD_MAX_POS];
+	struct {
+		const struct cmd_opt *opt;
+		const char *val;	/* NULL for flags */
+	} set[CMD_MAX_OPTS];
+	int nset;
+};
+
+struct cmd_ctx {
+	struct hv_ctx *hv;	/* opened on first use: cmd_hv() */
+	FILE *out;
+	FILE *errf;
+	bool tty;		/* stdout is a terminal (progress bars) */
+};
+
+struct cmd_verb {
+	const char *name;
+	const char *usage;	/* positional part, "NAME [FILE]" */
+	int min_pos, max_pos;
+	enum cmd_arg_kind arg_kind;
+	const struct cmd_opt *opts;	/* terminated by {NULL} */
+	const char *help;
+	enum cmd_ret (*exec)(struct cmd_ctx *ctx, const struct cmd_args *a);
+};
+
+struct cmd_noun {
+	const char *name;
+	const char *help;
+	const struct cmd_verb *verbs;	/* terminated by {NULL} */
+};
+
+/* the nouns, in help order (cmd.c) */
+extern const struct cmd_noun *const cmd_nouns[];
+
+/* option access */
+bool cmd_flag(const struct cmd_args *a, const char *name);
+const char *cmd_str(const struct cmd_args *a, const char *name);
+int cmd_list(const struct cmd_args *a, const char *name, const char **out,
+	     int max);
+/* parse --NAME as a size/number; 1 if set, 0 if absent, -1 (and an
+   error printed) if malformed */
+int cmd_size(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
+	     uint64_t *out);
+int cmd_num(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
+	    long long *out);
+
+/* open the inventory on first use; NULL after printing the error */
+struct hv_ctx *cmd_hv(struct cmd_ctx *ctx);
+/* print "hv: msg" and map the engine error code to an exit status */
+enum cmd_ret cmd_error(struct cmd_ctx *ctx, const struct hv_err *err);
+enum cmd_ret cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* run one command line given as words; argv[0] is the noun */
+enum cmd_ret cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
+
+/* a progress bar on a terminal, JSON events with --json */
+struct cmd_progress {
+	struct cmd_ctx *ctx;
+	const char *what;
+	bool json;
+	int last_pct;
+};
+void cmd_progress_cb(void *p, uint64_t done, uint64_t total);
+void cmd_progress_end(struct cmd_progress *p);
+
+#endif
