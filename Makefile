@@ -5,6 +5,7 @@
 #   make run      deps + build + start hv on HV_HOME=./var
 #   make bench    run bench/* (ratios against QEMU / qemu-img)
 
+B	?= build	# build directory (helpers may use their own)
 CC	?= cc
 CLANG	?= clang
 CSTD	 = -std=c11 -D_GNU_SOURCE
@@ -20,52 +21,52 @@ ENGINE_SRC := $(filter-out engine/vm/worker-main.c,$(ENGINE_SRC))
 HV_SRC	   := $(wildcard shell/*.c tui/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
-OBJ	   = $(patsubst %.c,build/obj/%.o,$(1))
-AOBJ	   = $(patsubst %.c,build/asan/obj/%.o,$(1))
+OBJ	   = $(patsubst %.c,$(B)/obj/%.o,$(1))
+AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 
 .PHONY: all asan check run bench deps clean fuzz
-all: build/hv
+all: $(B)/hv
 
-build/obj/%.o: %.c
+$(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
 
-build/asan/obj/%.o: %.c
+$(B)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(ASAN) $(CPPFLAGS) -c $< -o $@
 
-build/libhv.a: $(call OBJ,$(ENGINE_SRC))
+$(B)/libhv.a: $(call OBJ,$(ENGINE_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-build/asan/libhv.a: $(call AOBJ,$(ENGINE_SRC))
+$(B)/asan/libhv.a: $(call AOBJ,$(ENGINE_SRC))
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
-build/hv: $(call OBJ,$(HV_SRC)) build/libhv.a
+$(B)/hv: $(call OBJ,$(HV_SRC)) $(B)/libhv.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-build/asan/hv: $(call AOBJ,$(HV_SRC)) build/asan/libhv.a
+$(B)/asan/hv: $(call AOBJ,$(HV_SRC)) $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
-build/asan/tests/unit/%.t: build/asan/obj/tests/unit/%.o build/asan/libhv.a
+$(B)/asan/tests/unit/%.t: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libhv.a
 	@mkdir -p $(@D)
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
-UNIT_T := $(patsubst tests/unit/%.c,build/asan/tests/unit/%.t,$(UNIT_SRC))
+UNIT_T := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%.t,$(UNIT_SRC))
 
-asan: build/asan/hv $(UNIT_T)
+asan: $(B)/asan/hv $(UNIT_T)
 
 deps:
 	@scripts/deps.sh
 
-# The integration tests run the ASan/UBSan hv (HV=build/asan/hv).
+# The integration tests run the ASan/UBSan hv (HV=$(B)/asan/hv).
 check: deps
 	@$(MAKE) --no-print-directory all asan
-	HV=$(CURDIR)/build/asan/hv prove -r tests/ $(if $(UNIT_T),build/asan/tests/unit/)
+	HV=$(CURDIR)/$(B)/asan/hv prove -r tests/ $(if $(UNIT_T),$(B)/asan/tests/unit/)
 
 run: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
-	HV_HOME=$${HV_HOME:-$(CURDIR)/var} ./build/hv tui || HV_HOME=$${HV_HOME:-$(CURDIR)/var} ./build/hv
+	HV_HOME=$${HV_HOME:-$(CURDIR)/var} ./$(B)/hv
 
 bench: deps all
 	@for b in bench/*; do [ -x "$$b" ] && echo "== $$b" && "$$b"; done; true
@@ -73,4 +74,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
