@@ -1,0 +1,290 @@
+/*
+ * disk-convert.c - copy an image (its whole chain, flattened) into a new
+ * image of any format.
+ *
+ * Speed comes from never touching holes: the source chain's block
+ * status says where data is, all-zero buffers are not written either,
+ * I/O is done in large chunks aligned to the destination's blocks, and
+ * a reader thread fills buffers while the calling thread writes them.
+ * Each struct disk is used by one thread only (the source by the
+ * reader, the destination by the writer), as disk.h requires.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/disk/disk-int.h"
+#include "engine/disk/disk-tools.h"
+
+#define CONV_SLOTS	4
+#define CONV_CHUNK	(4u << 20)	/* at least this much per I/O */
+#define CONV_CHUNK_MAX	(32u << 20)
+#define CONV_GRAN_RAW	4096u		/* zero detection with no blocks */
+
+struct conv_slot {
+	char *buf;
+	uint64_t off, len;
+	bool has_data;		/* false: the whole chunk reads as zero */
+};
+
+struct conv {
+	struct disk *src, *dst;
+	uint64_t size, chunk, gran;
+	struct conv_slot slot[CONV_SLOTS];
+	uint64_t produced, consumed;	/* slots filled, slots written */
+	bool stop, reader_done;
+	int reader_rc;
+	struct hv_err rerr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+/* read [off, off+len) of the source into s, noting whether any is data */
+static int
+conv_fill(struct conv *c, struct conv_slot *s, uint64_t off, uint64_t len)
+{
+	uint64_t pos = 0;
+
+	s->off = off;
+	s->len = len;
+	s->has_data = false;
+	while (pos < len) {
+		uint64_t pnum;
+		int st = disk_chain_status(c->src, off + pos, len - pos, &pnum,
+					   &c->rerr);
+
+		if (st < 0)
+			return -1;
+		if (st == DISK_ST_DATA) {
+			if (disk_read(c->src, off + pos, s->buf + pos, pnum,
+				      &c->rerr) < 0)
+				return -1;
+			s->has_data = true;
+		} else {
+			memset(s->buf + pos, 0, pnum);
+		}
+		pos += pnum;
+	}
+	return 0;
+}
+
+static void *
+conv_reader(void *arg)
+{
+	struct conv *c = arg;
+	uint64_t off = 0;
+	int rc = 0;
+
+	while (off < c->size && rc == 0) {
+		uint64_t end = (off / c->chunk + 1) * c->chunk;
+		struct conv_slot *s;
+
+		if (end > c->size)
+			end = c->size;
+		pthread_mutex_lock(&c->mu);
+		while (c->produced - c->consumed == CONV_SLOTS && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		s = &c->slot[c->produced % CONV_SLOTS];
+		pthread_mutex_unlock(&c->mu);
+
+		rc = conv_fill(c, s, off, end - off);
+
+		pthread_mutex_lock(&c->mu);
+		if (rc == 0)
+			c->produced++;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		off = end;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->reader_rc = rc;
+	c->reader_done = true;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* write the non-zero granules of a slot, adjacent ones as one write */
+static int
+conv_write(struct conv *c, const struct conv_slot *s, struct hv_err *err)
+{
+	uint64_t pos = 0, run = 0;
+	bool in_run = false;
+
+	if (!s->has_data)
+		return 0;
+	while (pos < s->len) {
+		uint64_t n = c->gran - (s->off + pos) % c->gran;
+		bool zero;
+
+		if (n > s->len - pos)
+			n = s->len - pos;
+		zero = disk_is_zero(s->buf + pos, n);
+		if (!zero && !in_run) {
+			run = pos;
+			in_run = true;
+		} else if (zero && in_run) {
+			if (disk_write(c->dst, s->off + run, s->buf + run,
+				       pos - run, err) < 0)
+				return -1;
+			in_run = false;
+		}
+		pos += n;
+	}
+	if (in_run)
+		return disk_write(c->dst, s->off + run, s->buf + run,
+				  pos - run, err);
+	return 0;
+}
+
+/* the calling thread: write slots as the reader fills them */
+static int
+conv_writer(struct conv *c, const struct disk_convert_opts *o,
+	    struct hv_err *err)
+{
+	for (;;) {
+		struct conv_slot *s;
+
+		pthread_mutex_lock(&c->mu);
+		while (c->produced == c->consumed && !c->reader_done)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->produced == c->consumed) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		s = &c->slot[c->consumed % CONV_SLOTS];
+		pthread_mutex_unlock(&c->mu);
+
+		if (conv_write(c, s, err) < 0) {
+			pthread_mutex_lock(&c->mu);
+			c->stop = true;
+			pthread_cond_broadcast(&c->cv);
+			pthread_mutex_unlock(&c->mu);
+			return -1;
+		}
+		if (o->progress != NULL)
+			o->progress(o->progress_ctx, s->off + s->len, c->size);
+		pthread_mutex_lock(&c->mu);
+		c->consumed++;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	if (c->reader_rc < 0) {
+		*err = c->rerr;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conv_sizes(struct conv *c)
+{
+	struct disk_info info;
+	uint32_t bs = 0;
+
+	if (disk_get_info(c->dst, &info, NULL) == 0)
+		bs = info.block_size;
+	c->chunk = CONV_CHUNK;
+	if (bs > CONV_CHUNK && bs <= CONV_CHUNK_MAX && bs % CONV_CHUNK == 0)
+		c->chunk = bs;
+	c->gran = bs >= DISK_SECTOR && bs <= c->chunk &&
+		  c->chunk % bs == 0 ? bs : CONV_GRAN_RAW;
+}
+
+static int
+conv_run(struct conv *c, const struct disk_convert_opts *o,
+	 struct hv_err *err)
+{
+	pthread_t reader;
+	int rc = -1, i;
+
+	conv_sizes(c);
+	for (i = 0; i < CONV_SLOTS; i++) {
+		c->slot[i].buf = aligned_alloc(4096, c->chunk);
+		if (c->slot[i].buf == NULL) {
+			hv_fail(err, HV_EIO, "convert: out of memory");
+			goto out;
+		}
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&reader, NULL, conv_reader, c) != 0) {
+		hv_fail(err, HV_EIO, "convert: cannot start a thread");
+		goto out_sync;
+	}
+	rc = conv_writer(c, o, err);
+	pthread_join(reader, NULL);
+	if (rc == 0)
+		rc = disk_flush(c->dst, err);
+out_sync:
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+out:
+	for (i = 0; i < CONV_SLOTS; i++)
+		free(c->slot[i].buf);
+	return rc;
+}
+
+static int
+conv_create(const char *dst, struct disk *src, const struct disk_convert_opts *o,
+	    struct hv_err *err)
+{
+	struct disk_create_opts co = {
+		.fmt = o->fmt,
+		.size = disk_size(src),
+		.fixed = o->fixed > 0,
+		.block_size = o->block_size,
+	};
+
+	if (o->fixed < 0) {
+		struct disk_info info;
+
+		if (disk_get_info(src, &info, err) < 0)
+			return -1;
+		co.fixed = strcmp(info.subformat, "fixed") == 0;
+	}
+	return disk_create(dst, &co, err);
+}
+
+int
+disk_convert(const char *src, const char *dst,
+	     const struct disk_convert_opts *o, struct hv_err *err)
+{
+	struct conv c = { 0 };
+	struct stat st;
+	int rc = -1;
+
+	if (lstat(dst, &st) == 0)
+		return hv_fail(err, HV_EEXIST,
+			       "%s: file exists; not overwriting it", dst);
+	if (disk_open(&c.src, src, DISK_RDONLY, err) < 0)
+		return -1;
+	c.size = disk_size(c.src);
+	if (conv_create(dst, c.src, o, err) < 0)
+		goto out_src;
+	if (disk_open(&c.dst, dst, DISK_NOBACKING, err) < 0)
+		goto out_unlink;
+	if (disk_size(c.dst) < c.size) {
+		hv_fail(err, HV_EINTERNAL,
+			"%s: created smaller (%llu bytes) than %s (%llu bytes)",
+			dst, (unsigned long long)disk_size(c.dst), src,
+			(unsigned long long)c.size);
+		goto out_dst;
+	}
+	rc = conv_run(&c, o, err);
+out_dst:
+	disk_close(c.dst);
+out_unlink:
+	if (rc < 0)
+		unlink(dst);	/* we made it: do not leave half an image */
+out_src:
+	disk_close(c.src);
+	return rc;
+}
