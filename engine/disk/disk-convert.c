@@ -219,10 +219,16 @@ conv_run(struct conv *c, const struct disk_convert_opts *o,
 		hv_fail(err, HV_EIO, "convert: cannot start a thread");
 		goto out_sync;
 	}
+	/*
+	 * Like qemu-img and cp, convert leaves writeback to the kernel: no
+	 * flushes, not even the drivers' ordering ones (see disk-io.c).
+	 */
+	dio_set_nosync(true);
 	rc = conv_writer(c, o, err);
-	pthread_join(reader, NULL);
 	if (rc == 0)
 		rc = disk_flush(c->dst, err);
+	dio_set_nosync(false);
+	pthread_join(reader, NULL);
 out_sync:
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);

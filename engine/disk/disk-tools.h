@@ -24,4 +24,7 @@ const struct disk_driver *disk_driver_of(enum disk_format fmt);
 /* true when every byte of buf is zero */
 bool disk_is_zero(const void *buf, size_t len);
 
+/* skip fsync on this thread (convert's writer, see disk-io.c) */
+void dio_set_nosync(bool on);
+
 #endif
