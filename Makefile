@@ -5,7 +5,8 @@
 #   make run      deps + build + start hv on HV_HOME=./var
 #   make bench    run bench/* (ratios against QEMU / qemu-img)
 
-B	?= build	# build directory (helpers may use their own)
+# build directory (parallel builds may use their own)
+B	?= build
 CC	?= cc
 CLANG	?= clang
 CSTD	 = -std=c11 -D_GNU_SOURCE
