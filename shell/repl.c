@@ -192,6 +192,7 @@ repl_run(struct cmd_ctx *ctx)
 	char *line;
 
 	repl_ctx = ctx;
+	(void)cmd_hv(ctx);	/* creates HV_HOME, so history has a place */
 	snprintf(hist, sizeof hist, "%s/history", hv_default_home());
 	rl_readline_name = "hv";
 	rl_attempted_completion_function = repl_complete;
