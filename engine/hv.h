@@ -47,7 +47,7 @@ struct hv_config {
 	int def_priority;
 	char def_disk_format[16];
 	char firmware[HV_PATH_MAX];	/* Gen1 BIOS image */
-	char disk_dir[HV_PATH_MAX];
+	char disk_dir[HV_PATH_MAX + 64];
 	int migration_port;
 	char migration_secret[256];
 	int busy_timeout_ms;
@@ -128,8 +128,9 @@ int hv_vm_delete(struct hv_ctx *hv, const char *name_or_uuid,
 /* write / read a definition as a libconfig file */
 int hv_vm_export(struct hv_ctx *hv, const char *name_or_uuid,
 		 const char *path, struct hv_err *err);
-int hv_vm_import(struct hv_ctx *hv, const char *path, struct hv_vm *vm,
-		 struct hv_err *err);
+/* new_name: register under another name; new_uuid: as a copy */
+int hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
+		 bool new_uuid, struct hv_vm *vm, struct hv_err *err);
 int hv_vm_names(struct hv_ctx *hv, char ***names, size_t *n,
 		struct hv_err *err);
 

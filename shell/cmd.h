@@ -55,6 +55,7 @@ struct cmd_ctx {
 	FILE *out;
 	FILE *errf;
 	bool tty;		/* stdout is a terminal (progress bars) */
+	const char *where;	/* "script.hv:3" while running a script */
 };
 
 struct cmd_verb {
@@ -71,6 +72,9 @@ struct cmd_noun {
 	const char *name;
 	const char *help;
 	const struct cmd_verb *verbs;	/* terminated by {NULL} */
+	/* nouns without verbs (help, version) run this with their words */
+	enum cmd_ret (*exec)(struct cmd_ctx *ctx, int argc, char **argv);
+	const char *usage;		/* for those: "[NOUN [VERB]]" */
 };
 
 /* the nouns, in help order (cmd.c) */
@@ -97,6 +101,19 @@ enum cmd_ret cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
 
 /* run one command line given as words; argv[0] is the noun */
 enum cmd_ret cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
+const struct cmd_noun *cmd_find_noun(const char *name);
+const struct cmd_verb *cmd_find_verb(const struct cmd_noun *n, const char *name);
+const struct cmd_opt *cmd_find_opt(const struct cmd_verb *v, const char *name);
+void cmd_print_help(FILE *f, const struct cmd_noun *n, const struct cmd_verb *v);
+
+/* words.c: split a line like a shell does (quotes, backslashes, # comments);
+   returns the word count, -1 with *why set on an unterminated quote */
+int words_split(const char *line, char ***argv, const char **why);
+void words_free(char **argv);
+
+/* json output (cJSON), printed and freed */
+struct cJSON;
+void cmd_print_json(struct cmd_ctx *ctx, struct cJSON *j);
 
 /* a progress bar on a terminal, JSON events with --json */
 struct cmd_progress {

@@ -1,0 +1,29 @@
+/* hv-int.h - engine internals shared by the engine files; not for front ends. */
+#ifndef HV_INT_H
+#define HV_INT_H
+
+#include <sqlite3.h>
+
+#include "engine/hv.h"
+
+struct hv_ctx {
+	struct hv_config cfg;
+	sqlite3 *db;
+};
+
+/* config.c */
+int config_load(struct hv_config *cfg, const char *home, struct hv_err *err);
+
+/* store.c */
+int store_open(struct hv_ctx *hv, struct hv_err *err);
+void store_close(struct hv_ctx *hv);
+/* BEGIN IMMEDIATE (waits for the write lock), COMMIT, ROLLBACK */
+int store_begin(struct hv_ctx *hv, struct hv_err *err);
+int store_commit(struct hv_ctx *hv, struct hv_err *err);
+void store_rollback(struct hv_ctx *hv);
+int store_fail(struct hv_ctx *hv, struct hv_err *err, const char *what);
+/* prepare or fail with the db message */
+sqlite3_stmt *store_prepare(struct hv_ctx *hv, const char *sql,
+			    struct hv_err *err);
+
+#endif

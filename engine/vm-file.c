@@ -1,0 +1,327 @@
+/*
+ * vm-file.c - a VM definition as a libconfig file (vm export / import).
+ *
+ *	vm: {
+ *	  name = "web1"; uuid = "..."; generation = 2; vcpus = 2;
+ *	  memory = "1G";
+ *	  dynamic_memory = { enabled = true; minimum = "512M"; ... };
+ *	  boot = { kernel = "..."; initrd = ""; cmdline = ""; firmware = ""; };
+ *	  disks = ( "/var/lib/hv/disks/web1.vhdx" );
+ *	  nics = ( { switch = "lan"; mac = "52:54:00:12:34:56"; vlan = 0; } );
+ *	};
+ *
+ * Sizes are written as exact strings ("1536M") so the file is pleasant
+ * to read and edit; import takes strings or plain byte counts. The file
+ * is hostile input: every setting is type- and range-checked, and
+ * errors name file:line.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/hv-int.h"
+
+static void
+add_str(config_setting_t *g, const char *name, const char *v)
+{
+	config_setting_set_string(config_setting_add(g, name, CONFIG_TYPE_STRING), v);
+}
+
+static void
+add_int(config_setting_t *g, const char *name, long long v)
+{
+	if (v >= INT32_MIN && v <= INT32_MAX)
+		config_setting_set_int(config_setting_add(g, name, CONFIG_TYPE_INT), (int)v);
+	else
+		config_setting_set_int64(config_setting_add(g, name, CONFIG_TYPE_INT64), v);
+}
+
+static void
+add_size(config_setting_t *g, const char *name, uint64_t v)
+{
+	char s[32];
+
+	hv_format_size(v, s, sizeof s);
+	add_str(g, name, s);
+}
+
+int
+hv_vm_export(struct hv_ctx *hv, const char *key, const char *path,
+	     struct hv_err *err)
+{
+	struct hv_vm vm;
+	config_t c;
+	config_setting_t *g, *s, *l;
+	char tmp[HV_PATH_MAX + 32];
+	int rc = -1;
+
+	if (hv_vm_get(hv, key, &vm, err) != 0)
+		return -1;
+	config_init(&c);
+	g = config_setting_add(config_root_setting(&c), "vm", CONFIG_TYPE_GROUP);
+	add_str(g, "name", vm.name);
+	add_str(g, "uuid", vm.uuid);
+	add_int(g, "generation", vm.generation);
+	add_int(g, "vcpus", vm.vcpus);
+	add_size(g, "memory", vm.memory);
+	s = config_setting_add(g, "dynamic_memory", CONFIG_TYPE_GROUP);
+	config_setting_set_bool(config_setting_add(s, "enabled", CONFIG_TYPE_BOOL), vm.dm.enabled);
+	add_size(s, "minimum", vm.dm.minimum);
+	add_size(s, "maximum", vm.dm.maximum);
+	add_int(s, "buffer", vm.dm.buffer);
+	add_int(s, "priority", vm.dm.priority);
+	s = config_setting_add(g, "boot", CONFIG_TYPE_GROUP);
+	add_str(s, "kernel", vm.kernel);
+	add_str(s, "initrd", vm.initrd);
+	add_str(s, "cmdline", vm.cmdline);
+	add_str(s, "firmware", vm.firmware);
+	add_str(g, "notes", vm.notes);
+	add_int(g, "created", vm.created);
+	l = config_setting_add(g, "disks", CONFIG_TYPE_LIST);
+	for (int i = 0; i < vm.ndisks; i++)
+		config_setting_set_string(config_setting_add(l, NULL, CONFIG_TYPE_STRING),
+					  vm.disks[i]);
+	l = config_setting_add(g, "nics", CONFIG_TYPE_LIST);
+	for (int i = 0; i < vm.nnics; i++) {
+		s = config_setting_add(l, NULL, CONFIG_TYPE_GROUP);
+		add_str(s, "switch", vm.nics[i].switch_name);
+		add_str(s, "mac", vm.nics[i].mac);
+		add_int(s, "vlan", vm.nics[i].vlan);
+	}
+	/* write beside, then rename: a crash never leaves half a file */
+	snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+	if (config_write_file(&c, tmp) != CONFIG_TRUE) {
+		hv_fail(err, HV_EIO, "%s: cannot write: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		hv_fail(err, HV_EIO, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	config_destroy(&c);
+	return rc;
+}
+
+/* --- import ------------------------------------------------------------ */
+
+struct reader {
+	const char *file;
+	struct hv_err *err;
+};
+
+static int
+bad(struct reader *r, config_setting_t *s, const char *what)
+{
+	return hv_fail(r->err, HV_EINVAL, "%s:%d: %s: %s", r->file,
+		       s ? config_setting_source_line(s) : 0,
+		       s && config_setting_name(s) ? config_setting_name(s) : "vm", what);
+}
+
+static int
+rd_str(struct reader *r, config_setting_t *g, const char *name, char *out,
+       size_t len, bool required)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return required ? hv_fail(r->err, HV_EINVAL, "%s:%d: missing '%s'",
+					  r->file, config_setting_source_line(g), name) : 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return bad(r, s, "must be a string");
+	if (strlen(config_setting_get_string(s)) >= len)
+		return bad(r, s, "too long");
+	snprintf(out, len, "%s", config_setting_get_string(s));
+	return 0;
+}
+
+static int
+rd_int(struct reader *r, config_setting_t *g, const char *name, long long *out,
+       bool required)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return required ? hv_fail(r->err, HV_EINVAL, "%s:%d: missing '%s'",
+					  r->file, config_setting_source_line(g), name) : 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return bad(r, s, "must be a number");
+	*out = config_setting_get_int64(s);
+	return 0;
+}
+
+static int
+rd_size(struct reader *r, config_setting_t *g, const char *name, uint64_t *out,
+	bool required)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return required ? hv_fail(r->err, HV_EINVAL, "%s:%d: missing '%s'",
+					  r->file, config_setting_source_line(g), name) : 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (hv_parse_size(config_setting_get_string(s), out) != 0)
+			return bad(r, s, "not a size (like \"512M\")");
+		return 0;
+	}
+	if ((config_setting_type(s) == CONFIG_TYPE_INT ||
+	     config_setting_type(s) == CONFIG_TYPE_INT64) &&
+	    config_setting_get_int64(s) >= 0) {
+		*out = (uint64_t)config_setting_get_int64(s);
+		return 0;
+	}
+	return bad(r, s, "not a size (like \"512M\")");
+}
+
+static int
+rd_group(struct reader *r, config_setting_t *g, const char *name,
+	 config_setting_t **out)
+{
+	*out = config_setting_get_member(g, name);
+	if (*out != NULL && config_setting_type(*out) != CONFIG_TYPE_GROUP)
+		return bad(r, *out, "must be a group { ... }");
+	return 0;
+}
+
+static int
+rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
+{
+	config_setting_t *s;
+	long long v;
+
+	if (rd_str(r, g, "name", vm->name, sizeof vm->name, true) ||
+	    rd_str(r, g, "uuid", vm->uuid, sizeof vm->uuid, false))
+		return -1;
+	v = vm->generation;
+	if (rd_int(r, g, "generation", &v, false))
+		return -1;
+	vm->generation = v < 0 || v > 9 ? -1 : (int)v;
+	v = vm->vcpus;
+	if (rd_int(r, g, "vcpus", &v, false))
+		return -1;
+	vm->vcpus = v < 0 || v > 100000 ? -1 : (int)v;
+	if (rd_size(r, g, "memory", &vm->memory, false) ||
+	    rd_str(r, g, "notes", vm->notes, sizeof vm->notes, false))
+		return -1;
+	v = vm->created;
+	if (rd_int(r, g, "created", &v, false))
+		return -1;
+	vm->created = v;
+
+	if (rd_group(r, g, "dynamic_memory", &s))
+		return -1;
+	if (s != NULL) {
+		config_setting_t *e = config_setting_get_member(s, "enabled");
+
+		if (e != NULL && config_setting_type(e) != CONFIG_TYPE_BOOL)
+			return bad(r, e, "must be true or false");
+		if (e != NULL)
+			vm->dm.enabled = config_setting_get_bool(e);
+		if (rd_size(r, s, "minimum", &vm->dm.minimum, false) ||
+		    rd_size(r, s, "maximum", &vm->dm.maximum, false))
+			return -1;
+		v = vm->dm.buffer;
+		if (rd_int(r, s, "buffer", &v, false))
+			return -1;
+		vm->dm.buffer = v < -1 || v > 100000 ? -1 : (int)v;
+		v = vm->dm.priority;
+		if (rd_int(r, s, "priority", &v, false))
+			return -1;
+		vm->dm.priority = v < -1 || v > 100000 ? -1 : (int)v;
+	}
+	if (rd_group(r, g, "boot", &s))
+		return -1;
+	if (s != NULL &&
+	    (rd_str(r, s, "kernel", vm->kernel, sizeof vm->kernel, false) ||
+	     rd_str(r, s, "initrd", vm->initrd, sizeof vm->initrd, false) ||
+	     rd_str(r, s, "cmdline", vm->cmdline, sizeof vm->cmdline, false) ||
+	     rd_str(r, s, "firmware", vm->firmware, sizeof vm->firmware, false)))
+		return -1;
+
+	s = config_setting_get_member(g, "disks");
+	if (s != NULL) {
+		if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+			return bad(r, s, "must be a list ( \"path\", ... )");
+		if (config_setting_length(s) > HV_MAX_DISKS)
+			return bad(r, s, "too many disks");
+		for (int i = 0; i < config_setting_length(s); i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+			    strlen(config_setting_get_string(e)) >= HV_PATH_MAX)
+				return bad(r, s, "each disk must be a path string");
+			snprintf(vm->disks[vm->ndisks++], HV_PATH_MAX, "%s",
+				 config_setting_get_string(e));
+		}
+	}
+	s = config_setting_get_member(g, "nics");
+	if (s != NULL) {
+		if (!config_setting_is_list(s))
+			return bad(r, s, "must be a list ( { ... }, ... )");
+		if (config_setting_length(s) > HV_MAX_NICS)
+			return bad(r, s, "too many network adapters");
+		for (int i = 0; i < config_setting_length(s); i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			struct hv_nic *n = &vm->nics[vm->nnics++];
+
+			if (!config_setting_is_group(e))
+				return bad(r, s, "each network adapter must be a group");
+			v = 0;
+			if (rd_str(r, e, "switch", n->switch_name, sizeof n->switch_name, true) ||
+			    rd_str(r, e, "mac", n->mac, sizeof n->mac, true) ||
+			    rd_int(r, e, "vlan", &v, false))
+				return -1;
+			if (v < 0 || v > 4094)
+				return bad(r, e, "vlan must be 0..4094");
+			n->vlan = (int)v;
+		}
+	}
+	return 0;
+}
+
+int
+hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
+	     bool new_uuid, struct hv_vm *vm, struct hv_err *err)
+{
+	struct reader r = { .file = path, .err = err };
+	config_setting_t *g;
+	config_t c;
+	int rc = -1;
+
+	hv_vm_init(hv, vm);
+	if (access(path, R_OK) != 0)
+		return hv_fail(err, HV_ENOENT, "%s: %s", path, strerror(errno));
+	config_init(&c);
+	if (config_read_file(&c, path) != CONFIG_TRUE) {
+		if (config_error_type(&c) == CONFIG_ERR_FILE_IO)
+			hv_fail(err, HV_EIO, "%s: cannot read", path);
+		else
+			hv_fail(err, HV_EINVAL, "%s:%d: %s", path,
+				config_error_line(&c), config_error_text(&c));
+		goto out;
+	}
+	g = config_lookup(&c, "vm");
+	if (g == NULL || !config_setting_is_group(g)) {
+		hv_fail(err, HV_EINVAL, "%s: no 'vm' group: not an hv VM definition", path);
+		goto out;
+	}
+	if (rd_vm(&r, g, vm) != 0)
+		goto out;
+	if (new_name != NULL)
+		snprintf(vm->name, sizeof vm->name, "%s", new_name);
+	if (new_uuid)
+		vm->uuid[0] = '\0';
+	rc = hv_vm_create(hv, vm, err);
+	if (rc == 0)
+		hv_event_add(hv, vm->name, "imported from %s", path);
+out:
+	config_destroy(&c);
+	return rc;
+}

@@ -1,0 +1,451 @@
+/* cmd-vm.c - `hv vm`: virtual machine definitions. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shell/cmd.h"
+
+/* options shared by create and set, in help order */
+#define VM_SETTINGS_OPTS \
+	{ "vcpus", OPT_NUM, "N", "virtual processors" }, \
+	{ "memory", OPT_SIZE, "SIZE", "startup memory (multiple of 2M)" }, \
+	{ "min-memory", OPT_SIZE, "SIZE", "dynamic memory: minimum" }, \
+	{ "max-memory", OPT_SIZE, "SIZE", "dynamic memory: maximum" }, \
+	{ "buffer", OPT_NUM, "PCT", "dynamic memory: buffer, percent above demand (5..2000)" }, \
+	{ "priority", OPT_NUM, "N", "dynamic memory: priority under pressure (0..100)" }, \
+	{ "kernel", OPT_PATH, "FILE", "Gen2: kernel to boot (PVH ELF or bzImage)" }, \
+	{ "initrd", OPT_PATH, "FILE", "Gen2: initial ramdisk" }, \
+	{ "cmdline", OPT_STR, "STR", "Gen2: kernel command line" }, \
+	{ "firmware", OPT_PATH, "FILE", "Gen1: BIOS image (default from hv.conf)" }, \
+	{ "notes", OPT_STR, "TEXT", "free text for admins" }
+
+static const struct cmd_opt create_opts[] = {
+	{ "gen", OPT_NUM, "1|2", "generation: 1 legacy BIOS, 2 direct boot (default 2)" },
+	VM_SETTINGS_OPTS,
+	{ "dynamic-memory", OPT_FLAG, NULL, "enable dynamic memory" },
+	{ "disk", OPT_LIST, "PATH", "attach a virtual disk" },
+	{ "json", OPT_FLAG, NULL, "print the new VM as JSON" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cmd_opt set_opts[] = {
+	{ "name", OPT_STR, "NEW", "rename the VM" },
+	{ "gen", OPT_NUM, "1|2", "(refused: the generation is fixed at creation)" },
+	VM_SETTINGS_OPTS,
+	{ "dynamic-memory", OPT_STR, "on|off", "turn dynamic memory on or off" },
+	{ "add-disk", OPT_LIST, "PATH", "attach a virtual disk" },
+	{ "remove-disk", OPT_LIST, "PATH", "detach a virtual disk (the file stays)" },
+	{ "json", OPT_FLAG, NULL, "print the VM as JSON" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cmd_opt json_opts[] = {
+	{ "json", OPT_FLAG, NULL, "machine-readable output" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cmd_opt import_opts[] = {
+	{ "name", OPT_STR, "NEW", "register under a new name" },
+	{ "new-uuid", OPT_FLAG, NULL, "give the VM a new UUID (import a copy)" },
+	{ "json", OPT_FLAG, NULL, "print the imported VM as JSON" },
+	{ NULL, 0, NULL, NULL },
+};
+
+/* --- output ------------------------------------------------------------ */
+
+static cJSON *
+vm_json(const struct hv_vm *vm)
+{
+	cJSON *j = cJSON_CreateObject(), *o, *l;
+
+	cJSON_AddStringToObject(j, "name", vm->name);
+	cJSON_AddStringToObject(j, "uuid", vm->uuid);
+	cJSON_AddStringToObject(j, "state", vm->state);
+	cJSON_AddNumberToObject(j, "generation", vm->generation);
+	cJSON_AddNumberToObject(j, "vcpus", vm->vcpus);
+	cJSON_AddNumberToObject(j, "memory", (double)vm->memory);
+	o = cJSON_AddObjectToObject(j, "dynamic_memory");
+	cJSON_AddBoolToObject(o, "enabled", vm->dm.enabled);
+	cJSON_AddNumberToObject(o, "minimum", (double)vm->dm.minimum);
+	cJSON_AddNumberToObject(o, "maximum", (double)vm->dm.maximum);
+	cJSON_AddNumberToObject(o, "buffer", vm->dm.buffer);
+	cJSON_AddNumberToObject(o, "priority", vm->dm.priority);
+	o = cJSON_AddObjectToObject(j, "boot");
+	cJSON_AddStringToObject(o, "kernel", vm->kernel);
+	cJSON_AddStringToObject(o, "initrd", vm->initrd);
+	cJSON_AddStringToObject(o, "cmdline", vm->cmdline);
+	cJSON_AddStringToObject(o, "firmware", vm->firmware);
+	l = cJSON_AddArrayToObject(j, "disks");
+	for (int i = 0; i < vm->ndisks; i++)
+		cJSON_AddItemToArray(l, cJSON_CreateString(vm->disks[i]));
+	l = cJSON_AddArrayToObject(j, "nics");
+	for (int i = 0; i < vm->nnics; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "switch", vm->nics[i].switch_name);
+		cJSON_AddStringToObject(o, "mac", vm->nics[i].mac);
+		cJSON_AddNumberToObject(o, "vlan", vm->nics[i].vlan);
+		cJSON_AddItemToArray(l, o);
+	}
+	cJSON_AddStringToObject(j, "notes", vm->notes);
+	cJSON_AddNumberToObject(j, "created", (double)vm->created);
+	return j;
+}
+
+static void
+memory_summary(const struct hv_vm *vm, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	if (!vm->dm.enabled) {
+		hv_format_size(vm->memory, buf, len);
+		return;
+	}
+	hv_format_size(vm->dm.minimum, a, sizeof a);
+	hv_format_size(vm->dm.maximum, b, sizeof b);
+	snprintf(buf, len, "%s-%s", a, b);
+}
+
+static void
+vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
+{
+	FILE *f = ctx->out;
+	char s[32], t[64];
+	time_t ct = (time_t)vm->created;
+
+	fprintf(f, "%-16s %s\n", "Name:", vm->name);
+	fprintf(f, "%-16s %s\n", "UUID:", vm->uuid);
+	fprintf(f, "%-16s %s\n", "State:", vm->state);
+	fprintf(f, "%-16s %d\n", "Generation:", vm->generation);
+	fprintf(f, "%-16s %d\n", "vCPUs:", vm->vcpus);
+	hv_format_size(vm->memory, s, sizeof s);
+	fprintf(f, "%-16s %s\n", "Startup memory:", s);
+	if (vm->dm.enabled) {
+		memory_summary(vm, t, sizeof t);
+		fprintf(f, "%-16s on, %s, buffer %d%%, priority %d\n", "Dynamic memory:",
+			t, vm->dm.buffer, vm->dm.priority);
+	} else {
+		fprintf(f, "%-16s off\n", "Dynamic memory:");
+	}
+	if (vm->generation == 2) {
+		fprintf(f, "%-16s %s\n", "Kernel:", vm->kernel[0] ? vm->kernel : "(none)");
+		if (vm->initrd[0])
+			fprintf(f, "%-16s %s\n", "Initrd:", vm->initrd);
+		if (vm->cmdline[0])
+			fprintf(f, "%-16s %s\n", "Command line:", vm->cmdline);
+	} else {
+		fprintf(f, "%-16s %s\n", "Firmware:", vm->firmware[0] ? vm->firmware : "(host default)");
+	}
+	for (int i = 0; i < vm->ndisks; i++)
+		fprintf(f, "%-16s %s\n", i == 0 ? "Disks:" : "", vm->disks[i]);
+	if (vm->ndisks == 0)
+		fprintf(f, "%-16s (none)\n", "Disks:");
+	for (int i = 0; i < vm->nnics; i++)
+		fprintf(f, "%-16s %s on switch %s%s\n", i == 0 ? "Network:" : "",
+			vm->nics[i].mac, vm->nics[i].switch_name, vm->nics[i].vlan ? " (VLAN)" : "");
+	if (vm->notes[0])
+		fprintf(f, "%-16s %s\n", "Notes:", vm->notes);
+	strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", localtime(&ct));
+	fprintf(f, "%-16s %s\n", "Created:", t);
+}
+
+/* --- settings ---------------------------------------------------------- */
+
+static int
+set_path(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
+	 char *out, size_t len)
+{
+	const char *s = cmd_str(a, name);
+
+	if (s == NULL)
+		return 0;
+	if (strlen(s) >= len) {
+		cmd_usage_error(ctx, "--%s: too long", name);
+		return -1;
+	}
+	snprintf(out, len, "%s", s);
+	return 0;
+}
+
+/* apply the options create and set share; -1 after printing an error */
+static int
+apply_settings(struct cmd_ctx *ctx, const struct cmd_args *a, struct hv_vm *vm)
+{
+	long long n;
+	int r;
+
+	if ((r = cmd_num(ctx, a, "vcpus", &n)) < 0)
+		return -1;
+	if (r > 0)
+		vm->vcpus = n < 0 || n > 1000000 ? -1 : (int)n;
+	if (cmd_size(ctx, a, "memory", &vm->memory) < 0 ||
+	    cmd_size(ctx, a, "min-memory", &vm->dm.minimum) < 0 ||
+	    cmd_size(ctx, a, "max-memory", &vm->dm.maximum) < 0)
+		return -1;
+	if ((r = cmd_num(ctx, a, "buffer", &n)) < 0)
+		return -1;
+	if (r > 0)
+		vm->dm.buffer = n < -1 || n > 1000000 ? -1 : (int)n;
+	if ((r = cmd_num(ctx, a, "priority", &n)) < 0)
+		return -1;
+	if (r > 0)
+		vm->dm.priority = n < -1 || n > 1000000 ? -1 : (int)n;
+	if (set_path(ctx, a, "kernel", vm->kernel, sizeof vm->kernel) ||
+	    set_path(ctx, a, "initrd", vm->initrd, sizeof vm->initrd) ||
+	    set_path(ctx, a, "cmdline", vm->cmdline, sizeof vm->cmdline) ||
+	    set_path(ctx, a, "firmware", vm->firmware, sizeof vm->firmware) ||
+	    set_path(ctx, a, "notes", vm->notes, sizeof vm->notes))
+		return -1;
+	return 0;
+}
+
+static int
+add_disks(struct cmd_ctx *ctx, const struct cmd_args *a, const char *opt,
+	  struct hv_vm *vm)
+{
+	const char *paths[CMD_MAX_LIST];
+	int n = cmd_list(a, opt, paths, CMD_MAX_LIST);
+
+	for (int i = 0; i < n; i++) {
+		if (vm->ndisks == HV_MAX_DISKS) {
+			cmd_usage_error(ctx, "at most %d disks", HV_MAX_DISKS);
+			return -1;
+		}
+		if (strlen(paths[i]) >= HV_PATH_MAX) {
+			cmd_usage_error(ctx, "--%s: path too long", opt);
+			return -1;
+		}
+		snprintf(vm->disks[vm->ndisks++], HV_PATH_MAX, "%s", paths[i]);
+	}
+	return 0;
+}
+
+/* --- verbs ------------------------------------------------------------- */
+
+static enum cmd_ret
+vm_create(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv;
+	struct hv_vm vm;
+	struct hv_err err;
+	long long gen;
+	int r;
+
+	if (!hv_name_valid(a->pos[0], &err))
+		return cmd_error(ctx, &err);
+	if ((hv = cmd_hv(ctx)) == NULL)
+		return CMD_FAIL;
+	hv_vm_init(hv, &vm);
+	snprintf(vm.name, sizeof vm.name, "%s", a->pos[0]);
+	if ((r = cmd_num(ctx, a, "gen", &gen)) < 0)
+		return CMD_USAGE;
+	if (r > 0)
+		vm.generation = gen < 0 || gen > 9 ? -1 : (int)gen;
+	if (apply_settings(ctx, a, &vm) != 0 || add_disks(ctx, a, "disk", &vm) != 0)
+		return CMD_USAGE;
+	if (cmd_flag(a, "dynamic-memory"))
+		vm.dm.enabled = true;
+	/* dynamic memory defaults fit around the startup memory given */
+	if (vm.dm.enabled && !cmd_str(a, "min-memory") && vm.dm.minimum > vm.memory)
+		vm.dm.minimum = vm.memory;
+	if (vm.dm.enabled && !cmd_str(a, "max-memory") && vm.dm.maximum < vm.memory)
+		vm.dm.maximum = vm.memory;
+	if (hv_vm_create(hv, &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	if (cmd_flag(a, "json"))
+		cmd_print_json(ctx, vm_json(&vm));
+	else
+		fprintf(ctx->out, "created VM %s (generation %d, %s)\n", vm.name, vm.generation, vm.uuid);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_list(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_vm *vms;
+	struct hv_err err;
+	size_t n;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (hv_vm_list(hv, &vms, &n, &err) != 0)
+		return cmd_error(ctx, &err);
+	if (cmd_flag(a, "json")) {
+		cJSON *l = cJSON_CreateArray();
+
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(l, vm_json(&vms[i]));
+		cmd_print_json(ctx, l);
+	} else {
+		fprintf(ctx->out, "%-20s %-9s %3s %5s %-14s %5s\n", "NAME", "STATE", "GEN",
+			"VCPUS", "MEMORY", "DISKS");
+		for (size_t i = 0; i < n; i++) {
+			char mem[64];
+
+			memory_summary(&vms[i], mem, sizeof mem);
+			fprintf(ctx->out, "%-20s %-9s %3d %5d %-14s %5d\n", vms[i].name,
+				vms[i].state, vms[i].generation, vms[i].vcpus, mem, vms[i].ndisks);
+		}
+	}
+	free(vms);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_show(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_vm vm;
+	struct hv_err err;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (hv_vm_get(hv, a->pos[0], &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	if (cmd_flag(a, "json"))
+		cmd_print_json(ctx, vm_json(&vm));
+	else
+		vm_print(ctx, &vm);
+	return CMD_OK;
+}
+
+static int
+remove_disks(struct cmd_ctx *ctx, const struct cmd_args *a, struct hv_vm *vm)
+{
+	const char *paths[CMD_MAX_LIST];
+	int n = cmd_list(a, "remove-disk", paths, CMD_MAX_LIST);
+
+	for (int i = 0; i < n; i++) {
+		char abs[HV_PATH_MAX];
+		int k, found = -1;
+
+		if (realpath(paths[i], abs) == NULL)
+			snprintf(abs, sizeof abs, "%s", paths[i]);
+		for (k = 0; k < vm->ndisks; k++)
+			if (strcmp(vm->disks[k], abs) == 0 || strcmp(vm->disks[k], paths[i]) == 0)
+				found = k;
+		if (found < 0) {
+			cmd_usage_error(ctx, "disk %s is not attached to VM '%s'", paths[i], vm->name);
+			return -1;
+		}
+		memmove(vm->disks[found], vm->disks[found + 1],
+			(size_t)(vm->ndisks - found - 1) * sizeof vm->disks[0]);
+		vm->ndisks--;
+	}
+	return 0;
+}
+
+static enum cmd_ret
+vm_set(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_vm vm;
+	struct hv_err err;
+	const char *dm, *name;
+	long long gen;
+	int r;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (a->nset == 0)
+		return cmd_usage_error(ctx, "vm set: nothing to change (see hv vm set --help)");
+	if (hv_vm_get(hv, a->pos[0], &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	if ((r = cmd_num(ctx, a, "gen", &gen)) < 0)
+		return CMD_USAGE;
+	if (r > 0 && gen != vm.generation)
+		return cmd_usage_error(ctx, "the generation of a VM cannot change after creation (VM '%s' is generation %d)",
+				       vm.name, vm.generation);
+	if ((name = cmd_str(a, "name")) != NULL) {
+		if (!hv_name_valid(name, &err))
+			return cmd_error(ctx, &err);
+		snprintf(vm.name, sizeof vm.name, "%s", name);
+	}
+	if (apply_settings(ctx, a, &vm) != 0 || remove_disks(ctx, a, &vm) != 0 ||
+	    add_disks(ctx, a, "add-disk", &vm) != 0)
+		return CMD_USAGE;
+	if ((dm = cmd_str(a, "dynamic-memory")) != NULL) {
+		if (strcmp(dm, "on") == 0)
+			vm.dm.enabled = true;
+		else if (strcmp(dm, "off") == 0)
+			vm.dm.enabled = false;
+		else
+			return cmd_usage_error(ctx, "--dynamic-memory: '%s': use on or off", dm);
+	}
+	if (hv_vm_update(hv, a->pos[0], &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	if (hv_vm_get(hv, vm.name, &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	if (cmd_flag(a, "json"))
+		cmd_print_json(ctx, vm_json(&vm));
+	else
+		fprintf(ctx->out, "updated VM %s\n", vm.name);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_delete(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_err err;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (hv_vm_delete(hv, a->pos[0], &err) != 0)
+		return cmd_error(ctx, &err);
+	fprintf(ctx->out, "deleted VM %s (its disk files are kept)\n", a->pos[0]);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_export(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_err err;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (hv_vm_export(hv, a->pos[0], a->pos[1], &err) != 0)
+		return cmd_error(ctx, &err);
+	fprintf(ctx->out, "exported VM %s to %s\n", a->pos[0], a->pos[1]);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_import(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_vm vm;
+	struct hv_err err;
+	const char *name = cmd_str(a, "name");
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (name != NULL && !hv_name_valid(name, &err))
+		return cmd_error(ctx, &err);
+	if (hv_vm_import(hv, a->pos[0], name, cmd_flag(a, "new-uuid"), &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	if (cmd_flag(a, "json"))
+		cmd_print_json(ctx, vm_json(&vm));
+	else
+		fprintf(ctx->out, "imported VM %s (%s)\n", vm.name, vm.uuid);
+	return CMD_OK;
+}
+
+static const struct cmd_verb vm_verbs[] = {
+	{ "list", "", 0, 0, ARG_NONE, json_opts, "list virtual machines", vm_list },
+	{ "show", "NAME", 1, 1, ARG_VM, json_opts, "show one VM's settings", vm_show },
+	{ "create", "NAME", 1, 1, ARG_NONE, create_opts, "create a virtual machine", vm_create },
+	{ "set", "NAME", 1, 1, ARG_VM, set_opts, "change a VM's settings (while it is off)", vm_set },
+	{ "delete", "NAME", 1, 1, ARG_VM, NULL, "delete a VM (its disks are kept)", vm_delete },
+	{ "export", "NAME FILE", 2, 2, ARG_VM, NULL, "write a VM's definition to a file", vm_export },
+	{ "import", "FILE", 1, 1, ARG_PATH, import_opts, "register a VM from an exported definition", vm_import },
+	{ NULL, NULL, 0, 0, ARG_NONE, NULL, NULL, NULL },
+};
+
+const struct cmd_noun cmd_vm_noun = {
+	.name = "vm",
+	.help = "virtual machines",
+	.verbs = vm_verbs,
+};

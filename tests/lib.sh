@@ -1,0 +1,74 @@
+# tests/lib.sh - TAP helpers for the shell-script tests. Source it:
+#	. "$(dirname "$0")/lib.sh"
+# It sets HV (the binary under test; `make check` passes the ASan build),
+# a private HV_HOME in a temp dir removed at exit, and these helpers:
+#	plan N | skip_all WHY | ok COND-EXIT-STATUS DESC | is GOT WANT DESC
+#	run_hv ARGS...      runs $HV, sets $out, $err, $rc
+#	one_error_line DESC checks $err is one line starting "hv: " and no
+#	                    sanitizer report
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+[ -d "$TOP/tests" ] || TOP=$(cd "$(dirname "$0")/../.." && pwd)
+HV=${HV:-$TOP/build/asan/hv}
+[ -x "$HV" ] || HV=$TOP/build/hv
+case $HV in /*) ;; *) HV=$(pwd)/$HV ;; esac
+TMP=$(mktemp -d /tmp/hv-test.XXXXXX)
+export HV_HOME=$TMP/home
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+trap 'rm -rf "$TMP"' EXIT
+T_N=0
+T_FAIL=0
+
+T_PLANNED=0
+plan() { T_PLANNED=1; echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+diag() { printf '# %s\n' "$@" | sed '2,$s/^/# /'; }
+
+ok() {
+	local cond=$1; shift
+	T_N=$((T_N + 1))
+	if [ "$cond" -eq 0 ]; then
+		echo "ok $T_N - $*"
+	else
+		echo "not ok $T_N - $*"
+		T_FAIL=$((T_FAIL + 1))
+	fi
+}
+
+is() {
+	local got=$1 want=$2; shift 2
+	T_N=$((T_N + 1))
+	if [ "$got" = "$want" ]; then
+		echo "ok $T_N - $*"
+	else
+		echo "not ok $T_N - $*"
+		printf '#   got:  %s\n#   want: %s\n' "$got" "$want"
+		T_FAIL=$((T_FAIL + 1))
+	fi
+}
+
+run_hv() {
+	out=$("$HV" "$@" 2>"$TMP/stderr")
+	rc=$?
+	err=$(cat "$TMP/stderr")
+}
+
+one_error_line() {
+	local lines
+	lines=$(printf '%s\n' "$err" | grep -c .)
+	T_N=$((T_N + 1))
+	if [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -q '^hv: ' &&
+	   ! printf '%s' "$err" | grep -q 'Sanitizer\|runtime error'; then
+		echo "ok $T_N - $* (one line: $err)"
+	else
+		echo "not ok $T_N - $* (stderr had $lines lines)"
+		printf '%s\n' "$err" | head -20 | sed 's/^/#   /'
+		T_FAIL=$((T_FAIL + 1))
+	fi
+}
+
+done_testing() {
+	[ "$T_PLANNED" -eq 1 ] || echo "1..$T_N"
+	exit $((T_FAIL > 0))
+}
