@@ -13,7 +13,7 @@ CSTD	 = -std=c11 -D_GNU_SOURCE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CPPFLAGS += -I. -MMD -MP
-LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lpthread -lm
+LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lpthread -lm -lz
 ASAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 ENGINE_SRC := $(wildcard engine/*.c engine/disk/*.c engine/vm/*.c \
@@ -54,7 +54,23 @@ $(B)/asan/tests/unit/%.t: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libhv.a
 
 UNIT_T := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%.t,$(UNIT_SRC))
 
-asan: $(B)/asan/hv $(UNIT_T)
+# libFuzzer targets for every parser of outside input (clang); the disk
+# engine is rebuilt with coverage for them. tests/fuzz.t runs them.
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_LIB   := engine/err.c $(wildcard engine/disk/*.c)
+FUZZ_T	   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CLANG) $(CSTD) $(WARN) -Wno-unused-command-line-argument $(FUZZ_FLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(B)/fuzz/fuzz-%: $(B)/fuzz/obj/tests/fuzz/fuzz-%.o $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB))
+	$(CLANG) -fsanitize=fuzzer,address,undefined -g -o $@ $^ -lpthread -lm -lz
+
+fuzz: $(FUZZ_T)
+
+asan: $(B)/asan/hv $(UNIT_T) $(FUZZ_T)
 
 deps:
 	@scripts/deps.sh
