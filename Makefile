@@ -70,7 +70,14 @@ $(B)/fuzz/fuzz-%: $(B)/fuzz/obj/tests/fuzz/fuzz-%.o $(patsubst %.c,$(B)/fuzz/obj
 
 fuzz: $(FUZZ_T)
 
-asan: $(B)/asan/hv $(UNIT_T) $(FUZZ_T)
+# test tools (tests/tools/NAME.c -> $(B)/tools/NAME), ASan-built
+TOOL_T := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
+
+$(B)/tools/%: $(B)/asan/obj/tests/tools/%.o $(B)/asan/libhv.a
+	@mkdir -p $(@D)
+	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
+
+asan: $(B)/asan/hv $(UNIT_T) $(FUZZ_T) $(TOOL_T)
 
 deps:
 	@scripts/deps.sh

@@ -14,6 +14,9 @@ struct hv_ctx {
 /* config.c */
 int config_load(struct hv_config *cfg, const char *home, struct hv_err *err);
 
+/* lifecycle.c: a VM whose worker died reads as "Failed" */
+void lifecycle_refresh(struct hv_ctx *hv, struct hv_vm *vm);
+
 /* store.c */
 int store_open(struct hv_ctx *hv, struct hv_err *err);
 void store_close(struct hv_ctx *hv);

@@ -84,7 +84,12 @@ struct hv_vm {
 	int nnics;
 	struct hv_nic nics[HV_MAX_NICS];
 	int64_t created;	/* unix time */
-	char state[16];		/* "Off", "Running", ... */
+	/* runtime, kept by the worker; state is checked against the worker's
+	   lock when read, so a dead worker shows as "Failed" */
+	char state[16];		/* Off, Starting, Running, Paused, Failed */
+	int pid;		/* the worker's, while it runs */
+	int64_t started;	/* unix time the worker started */
+	char last_exit[128];	/* why the VM last stopped */
 };
 
 /* --- context ----------------------------------------------------------- */
@@ -133,6 +138,36 @@ int hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 		 bool new_uuid, struct hv_vm *vm, struct hv_err *err);
 int hv_vm_names(struct hv_ctx *hv, char ***names, size_t *n,
 		struct hv_err *err);
+
+/* --- running VMs (engine/lifecycle.c; each runs in its own hv-worker) -- */
+
+/* start a detached worker; returns once the VM runs (or failed to) */
+int hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err);
+/* turn off: the worker stops the VM at once */
+int hv_vm_stop(struct hv_ctx *hv, const char *name, struct hv_err *err);
+int hv_vm_pause(struct hv_ctx *hv, const char *name, struct hv_err *err);
+int hv_vm_resume(struct hv_ctx *hv, const char *name, struct hv_err *err);
+/* ask the guest to shut down; wait up to timeout_s for it (0: don't
+   wait); with force, turn it off when the time is up. 1 if it was
+   turned off by force, 0 if the guest stopped by itself */
+int hv_vm_shutdown(struct hv_ctx *hv, const char *name, int timeout_s,
+		   bool force, struct hv_err *err);
+/* a socket attached to the VM's serial console (raw bytes both ways);
+   the backlog the worker kept arrives first */
+int hv_vm_console(struct hv_ctx *hv, const char *name, int *fd,
+		  struct hv_err *err);
+/* one request to the worker; *reply is a malloc'd JSON line */
+int hv_vm_request(struct hv_ctx *hv, const char *name, const char *json,
+		  char **reply, struct hv_err *err);
+/* the last lines of the worker's log (for Failed VMs) */
+int hv_vm_log_tail(struct hv_ctx *hv, const char *name, int lines,
+		   char *buf, size_t len);
+/* paths under HV_HOME for a VM's worker: "sock", "lock", "log", "console" */
+int hv_vm_path(const struct hv_ctx *hv, const char *name, const char *what,
+	       char *buf, size_t len);
+/* for the worker: record its state in the inventory */
+int hv_vm_set_runtime(struct hv_ctx *hv, const char *name, const char *state,
+		      int pid, const char *last_exit, struct hv_err *err);
 
 /* --- events ------------------------------------------------------------ */
 

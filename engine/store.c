@@ -89,6 +89,10 @@ static const char *const migrations[] = {
 	"  object TEXT NOT NULL DEFAULT '',"
 	"  message TEXT NOT NULL"
 	");",
+	/* 1 -> 2: what the worker of a running VM reports */
+	"ALTER TABLE vms ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vms ADD COLUMN started INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vms ADD COLUMN last_exit TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

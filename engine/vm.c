@@ -100,7 +100,7 @@ hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 
 #define VM_COLS "id, uuid, name, generation, vcpus, memory, dm_enabled, " \
 	"dm_minimum, dm_maximum, dm_buffer, dm_priority, kernel, initrd, " \
-	"cmdline, firmware, notes, state, created"
+	"cmdline, firmware, notes, state, created, pid, started, last_exit"
 
 static void
 col_text(sqlite3_stmt *st, int i, char *out, size_t len)
@@ -131,6 +131,9 @@ row_to_vm(sqlite3_stmt *st, struct hv_vm *vm)
 	col_text(st, 15, vm->notes, sizeof vm->notes);
 	col_text(st, 16, vm->state, sizeof vm->state);
 	vm->created = sqlite3_column_int64(st, 17);
+	vm->pid = sqlite3_column_int(st, 18);
+	vm->started = sqlite3_column_int64(st, 19);
+	col_text(st, 20, vm->last_exit, sizeof vm->last_exit);
 }
 
 /* disks and NICs of VM row `id` */
@@ -192,6 +195,8 @@ find_vm(struct hv_ctx *hv, const char *key, struct hv_vm *vm,
 	sqlite3_finalize(st);
 	if (id > 0 && vm != NULL && load_refs(hv, id, vm, err) != 0)
 		return -1;
+	if (id > 0 && vm != NULL)
+		lifecycle_refresh(hv, vm);
 	return id;
 }
 
@@ -245,9 +250,11 @@ hv_vm_list(struct hv_ctx *hv, struct hv_vm **out, size_t *n,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	for (size_t i = 0; i < cnt; i++)
+	for (size_t i = 0; i < cnt; i++) {
 		if (load_refs(hv, ids[i], &vms[i], err) != 0)
 			goto out;
+		lifecycle_refresh(hv, &vms[i]);
+	}
 	*out = vms;
 	*n = cnt;
 	vms = NULL;
