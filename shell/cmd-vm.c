@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "shell/cmd.h"
+#include "shell/shell.h"
 
 /* options shared by create and set, in help order */
 #define VM_SETTINGS_OPTS \
@@ -45,6 +45,12 @@ static const struct cmd_opt json_opts[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
+static const struct cmd_opt shutdown_opts[] = {
+	{ "timeout", OPT_NUM, "SECONDS", "wait this long for the guest (default 60; 0: don't wait)" },
+	{ "force", OPT_FLAG, NULL, "turn the VM off when the time is up" },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct cmd_opt import_opts[] = {
 	{ "name", OPT_STR, "NEW", "register under a new name" },
 	{ "new-uuid", OPT_FLAG, NULL, "give the VM a new UUID (import a copy)" },
@@ -53,6 +59,32 @@ static const struct cmd_opt import_opts[] = {
 };
 
 /* --- output ------------------------------------------------------------ */
+
+static bool
+vm_running(const struct hv_vm *vm)
+{
+	return strcmp(vm->state, "Running") == 0 || strcmp(vm->state, "Paused") == 0 ||
+	       strcmp(vm->state, "Starting") == 0;
+}
+
+static int64_t
+vm_uptime(const struct hv_vm *vm)
+{
+	if (!vm_running(vm) || vm->started == 0)
+		return 0;
+	return (int64_t)time(NULL) - vm->started;
+}
+
+static void
+format_uptime(int64_t s, char *buf, size_t len)
+{
+	if (s <= 0)
+		snprintf(buf, len, "-");
+	else if (s < 86400)
+		snprintf(buf, len, "%02d:%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+	else
+		snprintf(buf, len, "%dd%02dh", (int)(s / 86400), (int)(s / 3600 % 24));
+}
 
 static cJSON *
 vm_json(const struct hv_vm *vm)
@@ -89,6 +121,8 @@ vm_json(const struct hv_vm *vm)
 	}
 	cJSON_AddStringToObject(j, "notes", vm->notes);
 	cJSON_AddNumberToObject(j, "created", (double)vm->created);
+	cJSON_AddNumberToObject(j, "pid", vm_running(vm) ? vm->pid : 0);
+	cJSON_AddNumberToObject(j, "uptime", (double)vm_uptime(vm));
 	return j;
 }
 
@@ -116,6 +150,12 @@ vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 	fprintf(f, "%-16s %s\n", "Name:", vm->name);
 	fprintf(f, "%-16s %s\n", "UUID:", vm->uuid);
 	fprintf(f, "%-16s %s\n", "State:", vm->state);
+	if (vm_running(vm)) {
+		format_uptime(vm_uptime(vm), t, sizeof t);
+		fprintf(f, "%-16s %s (worker pid %d)\n", "Uptime:", t, vm->pid);
+	}
+	if (vm->last_exit[0])
+		fprintf(f, "%-16s %s\n", "Last stop:", vm->last_exit);
 	fprintf(f, "%-16s %d\n", "Generation:", vm->generation);
 	fprintf(f, "%-16s %d\n", "vCPUs:", vm->vcpus);
 	hv_format_size(vm->memory, s, sizeof s);
@@ -278,14 +318,18 @@ vm_list(struct cmd_ctx *ctx, const struct cmd_args *a)
 			cJSON_AddItemToArray(l, vm_json(&vms[i]));
 		cmd_print_json(ctx, l);
 	} else {
-		fprintf(ctx->out, "%-20s %-9s %3s %5s %-14s %5s\n", "NAME", "STATE", "GEN",
-			"VCPUS", "MEMORY", "DISKS");
+		fprintf(ctx->out, "%-20s %-9s %3s %5s %-14s %5s %-9s %7s\n", "NAME", "STATE", "GEN",
+			"VCPUS", "MEMORY", "DISKS", "UPTIME", "PID");
 		for (size_t i = 0; i < n; i++) {
-			char mem[64];
+			char mem[64], up[32], pid[16] = "-";
 
 			memory_summary(&vms[i], mem, sizeof mem);
-			fprintf(ctx->out, "%-20s %-9s %3d %5d %-14s %5d\n", vms[i].name,
-				vms[i].state, vms[i].generation, vms[i].vcpus, mem, vms[i].ndisks);
+			format_uptime(vm_uptime(&vms[i]), up, sizeof up);
+			if (vm_running(&vms[i]))
+				snprintf(pid, sizeof pid, "%d", vms[i].pid);
+			fprintf(ctx->out, "%-20s %-9s %3d %5d %-14s %5d %-9s %7s\n", vms[i].name,
+				vms[i].state, vms[i].generation, vms[i].vcpus, mem, vms[i].ndisks,
+				up, pid);
 		}
 	}
 	free(vms);
@@ -303,10 +347,34 @@ vm_show(struct cmd_ctx *ctx, const struct cmd_args *a)
 		return CMD_FAIL;
 	if (hv_vm_get(hv, a->pos[0], &vm, &err) != 0)
 		return cmd_error(ctx, &err);
-	if (cmd_flag(a, "json"))
-		cmd_print_json(ctx, vm_json(&vm));
-	else
+	if (cmd_flag(a, "json")) {
+		cJSON *j = vm_json(&vm);
+		char *reply = NULL, tail[2048];
+
+		/* a running VM's worker adds its counters */
+		if (vm_running(&vm) &&
+		    hv_vm_request(hv, vm.name, "{\"cmd\": \"stats\"}", &reply, &err) == 0) {
+			cJSON *r = cJSON_Parse(reply);
+			cJSON *stats = cJSON_DetachItemFromObject(r, "stats");
+
+			if (stats != NULL)
+				cJSON_AddItemToObject(j, "runtime", stats);
+			cJSON_Delete(r);
+			free(reply);
+		}
+		if (strcmp(vm.state, "Failed") == 0 &&
+		    hv_vm_log_tail(hv, vm.name, 5, tail, sizeof tail) == 0)
+			cJSON_AddStringToObject(j, "log_tail", tail);
+		cmd_print_json(ctx, j);
+	} else {
 		vm_print(ctx, &vm);
+		if (strcmp(vm.state, "Failed") == 0) {
+			char tail[2048];
+
+			if (hv_vm_log_tail(hv, vm.name, 5, tail, sizeof tail) == 0 && tail[0])
+				fprintf(ctx->out, "Last log lines (worker died):\n%s\n", tail);
+		}
+	}
 	return CMD_OK;
 }
 
@@ -433,6 +501,91 @@ vm_import(struct cmd_ctx *ctx, const struct cmd_args *a)
 	return CMD_OK;
 }
 
+static enum cmd_ret
+vm_start(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_err err;
+	struct hv_vm vm;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (hv_vm_start(hv, a->pos[0], &err) != 0)
+		return cmd_error(ctx, &err);
+	if (hv_vm_get(hv, a->pos[0], &vm, &err) != 0)
+		return cmd_error(ctx, &err);
+	fprintf(ctx->out, "started VM %s (worker pid %d)\n", vm.name, vm.pid);
+	return CMD_OK;
+}
+
+/* the verbs that are one request and one line of output */
+static enum cmd_ret
+simple_action(struct cmd_ctx *ctx, const struct cmd_args *a,
+	      int (*fn)(struct hv_ctx *, const char *, struct hv_err *),
+	      const char *done)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_err err;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (fn(hv, a->pos[0], &err) != 0)
+		return cmd_error(ctx, &err);
+	fprintf(ctx->out, "%s VM %s\n", done, a->pos[0]);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_stop(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	return simple_action(ctx, a, hv_vm_stop, "turned off");
+}
+
+static enum cmd_ret
+vm_pause(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	return simple_action(ctx, a, hv_vm_pause, "paused");
+}
+
+static enum cmd_ret
+vm_resume(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	return simple_action(ctx, a, hv_vm_resume, "resumed");
+}
+
+static enum cmd_ret
+vm_shutdown(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	struct hv_ctx *hv = cmd_hv(ctx);
+	struct hv_err err;
+	long long timeout = 60;
+	int r;
+
+	if (hv == NULL)
+		return CMD_FAIL;
+	if (cmd_num(ctx, a, "timeout", &timeout) < 0)
+		return CMD_USAGE;
+	if (timeout < 0 || timeout > 86400)
+		return cmd_usage_error(ctx, "--timeout %lld: must be 0..86400 seconds", timeout);
+	r = hv_vm_shutdown(hv, a->pos[0], (int)timeout, cmd_flag(a, "force"), &err);
+	if (r < 0)
+		return cmd_error(ctx, &err);
+	if (timeout == 0)
+		fprintf(ctx->out, "asked VM %s to shut down\n", a->pos[0]);
+	else if (r == 1)
+		fprintf(ctx->out, "VM %s did not shut down within %lld s: turned it off\n",
+			a->pos[0], timeout);
+	else
+		fprintf(ctx->out, "VM %s shut down\n", a->pos[0]);
+	return CMD_OK;
+}
+
+static enum cmd_ret
+vm_console(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	return console_attach(ctx, a->pos[0]);
+}
+
 static const struct cmd_verb vm_verbs[] = {
 	{ "list", "", 0, 0, ARG_NONE, json_opts, "list virtual machines", vm_list },
 	{ "show", "NAME", 1, 1, ARG_VM, json_opts, "show one VM's settings", vm_show },
@@ -441,6 +594,12 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "delete", "NAME", 1, 1, ARG_VM, NULL, "delete a VM (its disks are kept)", vm_delete },
 	{ "export", "NAME FILE", 2, 2, ARG_VM, NULL, "write a VM's definition to a file", vm_export },
 	{ "import", "FILE", 1, 1, ARG_PATH, import_opts, "register a VM from an exported definition", vm_import },
+	{ "start", "NAME", 1, 1, ARG_VM, NULL, "start a VM in its own worker process", vm_start },
+	{ "stop", "NAME", 1, 1, ARG_VM, NULL, "turn a VM off at once (like pulling the plug)", vm_stop },
+	{ "shutdown", "NAME", 1, 1, ARG_VM, shutdown_opts, "ask the guest to shut down", vm_shutdown },
+	{ "pause", "NAME", 1, 1, ARG_VM, NULL, "pause a running VM", vm_pause },
+	{ "resume", "NAME", 1, 1, ARG_VM, NULL, "resume a paused VM", vm_resume },
+	{ "console", "NAME", 1, 1, ARG_VM, NULL, "attach to the serial console (Ctrl-] detaches)", vm_console },
 	{ NULL, NULL, 0, 0, ARG_NONE, NULL, NULL, NULL },
 };
 

@@ -6,6 +6,8 @@
 
 /* script.c */
 enum cmd_ret script_run(struct cmd_ctx *ctx, const char *path);
+/* console.c */
+enum cmd_ret console_attach(struct cmd_ctx *ctx, const char *name);
 /* repl.c */
 enum cmd_ret repl_run(struct cmd_ctx *ctx);
 
