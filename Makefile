@@ -25,8 +25,11 @@ UNIT_SRC   := $(wildcard tests/unit/*.c)
 OBJ	   = $(patsubst %.c,$(B)/obj/%.o,$(1))
 AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 
+# the worker that owns a running VM, once the VMM is in the tree
+WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
+
 .PHONY: all asan check run bench deps clean fuzz
-all: $(B)/hv
+all: $(B)/hv $(addprefix $(B)/,$(WORKER))
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -46,6 +49,12 @@ $(B)/hv: $(call OBJ,$(HV_SRC)) $(B)/libhv.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/asan/hv: $(call AOBJ,$(HV_SRC)) $(B)/asan/libhv.a
+	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
+
+$(B)/hv-worker: $(B)/obj/engine/vm/worker-main.o $(B)/libhv.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/asan/hv-worker: $(B)/asan/obj/engine/vm/worker-main.o $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
 $(B)/asan/tests/unit/%.t: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libhv.a
@@ -77,7 +86,7 @@ $(B)/tools/%: $(B)/asan/obj/tests/tools/%.o $(B)/asan/libhv.a
 	@mkdir -p $(@D)
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
-asan: $(B)/asan/hv $(UNIT_T) $(FUZZ_T) $(TOOL_T)
+asan: $(B)/asan/hv $(addprefix $(B)/asan/,$(WORKER)) $(UNIT_T) $(FUZZ_T) $(TOOL_T)
 
 deps:
 	@scripts/deps.sh
