@@ -31,13 +31,18 @@ WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 .PHONY: all asan check run bench deps clean fuzz
 all: $(B)/hv $(addprefix $(B)/,$(WORKER))
 
+# V=1 shows the whole compiler lines
+Q	   = $(if $(V),,@)
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+	@$(if $(V),:,echo "  CC      $<")
+	$(Q)$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(ASAN) $(CPPFLAGS) -c $< -o $@
+	@$(if $(V),:,echo "  CC/ASAN $<")
+	$(Q)$(CC) $(CSTD) $(WARN) -O1 -g $(ASAN) $(CPPFLAGS) -c $< -o $@
 
 $(B)/libhv.a: $(call OBJ,$(ENGINE_SRC))
 	@rm -f $@; ar rcs $@ $^
@@ -72,7 +77,8 @@ FUZZ_FLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CLANG) $(CSTD) $(WARN) -Wno-unused-command-line-argument $(FUZZ_FLAGS) $(CPPFLAGS) -c $< -o $@
+	@$(if $(V),:,echo "  CC/FUZZ $<")
+	$(Q)$(CLANG) $(CSTD) $(WARN) -Wno-unused-command-line-argument $(FUZZ_FLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(B)/fuzz/fuzz-%: $(B)/fuzz/obj/tests/fuzz/fuzz-%.o $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB))
 	$(CLANG) -fsanitize=fuzzer,address,undefined -g -o $@ $^ -lpthread -lm -lz

@@ -23,30 +23,30 @@ wait_for() {	# pattern, seconds
 	return 1
 }
 
-wait_for 'hv>' 10; ok $? "the shell shows its prompt"
+wait_for 'hv>' 30; ok $? "the shell shows its prompt"
 
 # "vm sh<Tab> web<Tab>" completes to "vm show webserver-01"
 tmux send-keys -t $S 'vm sh' Tab
 tmux send-keys -t $S 'web' Tab
-wait_for 'hv> vm show webserver-01' 5; ok $? "Tab completes the verb and the VM name"
+wait_for 'hv> vm show webserver-01' 20; ok $? "Tab completes the verb and the VM name"
 tmux send-keys -t $S Enter
-wait_for 'Name: *webserver-01' 5; ok $? "the completed command ran and printed the VM"
+wait_for 'Name: *webserver-01' 20; ok $? "the completed command ran and printed the VM"
 
 # options complete too: "--js<Tab>"
 tmux send-keys -t $S 'vm list --js' Tab
-wait_for 'hv> vm list --json' 5; ok $? "Tab completes an option"
+wait_for 'hv> vm list --json' 20; ok $? "Tab completes an option"
 tmux send-keys -t $S Enter
-wait_for '"name":.*"dbserver"' 5; ok $? "vm list --json ran"
+wait_for '"name":.*"dbserver"' 20; ok $? "vm list --json ran"
 
 # nouns complete at the start
 tmux send-keys -t $S 'versi' Tab Enter
-wait_for '^hv [0-9]' 5; ok $? "Tab completes a noun (version)"
+wait_for '^hv [0-9]' 20; ok $? "Tab completes a noun (version)"
 
 # an error does not end the shell
 tmux send-keys -t $S 'vm show nosuch' Enter
-wait_for "hv: no VM named 'nosuch'" 5; ok $? "errors are printed"
+wait_for "hv: no VM named 'nosuch'" 20; ok $? "errors are printed"
 tmux send-keys -t $S 'exit' Enter
-wait_for 'REPL-EXIT=' 5; ok $? "exit leaves the shell"
+wait_for 'REPL-EXIT=' 20; ok $? "exit leaves the shell"
 grep -q '^vm show webserver-01' "$HV_HOME/history"; ok $? "history saved in \$HV_HOME/history"
 if ! pane | grep -q 'Sanitizer\|runtime error'; then ok 0 "no sanitizer report"; else ok 1 "no sanitizer report"; pane | tail -20 | sed 's/^/# /'; fi
 done_testing
