@@ -101,6 +101,8 @@ extent_type(const char *s, size_t n, enum vmdk_ext_type *t)
 		*t = VMDK_EXT_SPARSE;
 	else if (word_is(s, n, "ZERO"))
 		*t = VMDK_EXT_ZERO;
+	else if (word_is(s, n, "SESPARSE"))
+		*t = VMDK_EXT_SESPARSE;
 	else
 		return -1;
 	return 0;

@@ -50,6 +50,7 @@ enum vmdk_ext_type {
 	VMDK_EXT_FLAT,		/* FLAT and VMFS: plain bytes at an offset */
 	VMDK_EXT_SPARSE,	/* hosted sparse (KDMV) */
 	VMDK_EXT_ZERO,
+	VMDK_EXT_SESPARSE,	/* ESXi seSparse, read-only */
 };
 
 enum vmdk_access { VMDK_RW, VMDK_RDONLY, VMDK_NOACCESS };
@@ -111,6 +112,10 @@ struct vmdk_extent {
 	unsigned cache_next;
 	uint8_t *zgrain;	/* last decompressed grain */
 	uint32_t zgrain_gte;	/* its GTE, 0: none */
+
+	/* SESPARSE: 64-bit GD, sector offsets of GTs and grains */
+	uint64_t *gd64;
+	uint64_t se_gt_sector, se_grain_sector, se_vol_sector;
 };
 
 int vmdk_sparse_open(struct vmdk_extent *e, struct hv_err *err);
@@ -128,6 +133,15 @@ int vmdk_sparse_check(struct vmdk_extent *e, struct disk_check_result *r,
 /* Parse a sparse header from 512 bytes; 0 or -1 with err. */
 int vmdk_sparse_header(struct vmdk_extent *e, const uint8_t *h,
 		       struct hv_err *err);
+
+/* ---- seSparse extents (vmdk-sesparse.c) ---- */
+
+int vmdk_se_open(struct vmdk_extent *e, struct hv_err *err);
+/* DISK_ST_* of the grain holding off; *at: its file offset if DATA */
+int vmdk_se_lookup(struct vmdk_extent *e, uint64_t off, uint64_t *at,
+		   struct hv_err *err);
+int vmdk_se_read(struct vmdk_extent *e, uint64_t off, void *buf, size_t len,
+		 struct hv_err *err);
 
 /* ---- the open disk (vmdk.c) ---- */
 

@@ -186,6 +186,7 @@ vmdk_extent_free(struct vmdk_extent *e)
 	for (unsigned i = 0; i < VMDK_GT_CACHE; i++)
 		free(e->cache[i].gte);
 	free(e->gd);
+	free(e->gd64);
 	free(e->rgd);
 	free(e->zgrain);
 	free(e->path);

@@ -5,8 +5,8 @@
  * extents, info and check.
  *
  * Writing is limited to extents we can update safely: FLAT/VMFS and
- * uncompressed hosted sparse. streamOptimized, ZERO and read-only
- * extents refuse writes with one line.
+ * uncompressed hosted sparse. streamOptimized, seSparse, ZERO and
+ * read-only extents refuse writes with one line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +105,9 @@ open_extent(struct disk *d, struct vmdk_extent *e,
 			       "file or block device", d->path, e->path);
 	if (x->type == VMDK_EXT_SPARSE)
 		return vmdk_sparse_open(e, err);
+	e->file_size = (uint64_t)st.st_size;
+	if (x->type == VMDK_EXT_SESPARSE)
+		return vmdk_se_open(e, err);
 	/* lseek, not st_size: a block device reports a size of 0 */
 	end = lseek(e->fd, 0, SEEK_END);
 	e->file_size = end > 0 ? (uint64_t)end : 0;
@@ -315,6 +318,8 @@ vmdk_read_layer(struct disk *d, uint64_t off, void *buf, size_t len,
 			memset(p, 0, n);
 		else if (e->type == VMDK_EXT_FLAT)
 			rc = flat_read(e, in, p, (size_t)n, err);
+		else if (e->type == VMDK_EXT_SESPARSE)
+			rc = vmdk_se_read(e, in, p, (size_t)n, err);
 		else
 			rc = vmdk_sparse_read(e, in, p, (size_t)n, err);
 		if (rc < 0)
@@ -329,8 +334,11 @@ vmdk_read_layer(struct disk *d, uint64_t off, void *buf, size_t len,
 static int
 grain_status(struct vmdk_extent *e, uint64_t in, struct hv_err *err)
 {
+	uint64_t at;
 	uint32_t gte;
 
+	if (e->type == VMDK_EXT_SESPARSE)
+		return vmdk_se_lookup(e, in, &at, err);
 	if (vmdk_sparse_gte(e, in, &gte, err) < 0)
 		return -1;
 	if (gte == 0)
