@@ -75,6 +75,7 @@ struct vhd {
 	uint8_t header[VHD_HEADER_SIZE];
 	uint32_t type;
 	bool head_ok, tail_ok;	/* footer copy at 0 / footer at end valid */
+	bool parent_checked;	/* parent's unique id compared */
 	uint64_t file_size;
 	uint64_t hdr_off, bat_off;
 	uint32_t entries;	/* BAT entries in the file */

@@ -461,6 +461,30 @@ status_fixed(struct disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
 	return DISK_ST_DATA;
 }
 
+/*
+ * The parent must be the disk the child was made from: its unique id is
+ * in the child's header. The core opens parents after open(), so the
+ * first status call checks, before any parent data is read through us.
+ */
+static int
+check_parent_id(struct disk *d, struct hv_err *err)
+{
+	static const uint8_t none[16];
+	struct vhd *s = vhd_of(d);
+	const uint8_t *want = s->header + VH_PUUID;
+
+	if (s->parent_checked || d->parent == NULL)
+		return 0;
+	s->parent_checked = true;
+	if (d->parent->drv != &disk_vhd_driver || memcmp(want, none, 16) == 0)
+		return 0;
+	if (memcmp(vhd_of(d->parent)->footer + VF_UUID, want, 16) != 0)
+		return hv_fail(err, HV_ECORRUPT,
+			       "%s: parent %s is not the disk it was made from (unique ids differ)",
+			       d->path, d->parent->path);
+	return 0;
+}
+
 static int
 vhd_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *pnum,
 		 struct hv_err *err)
@@ -470,6 +494,8 @@ vhd_block_status(struct disk *d, uint64_t off, uint64_t len, uint64_t *pnum,
 
 	if (vhd_of(d)->type == VHD_TYPE_FIXED)
 		return status_fixed(d, off, len, pnum);
+	if (check_parent_id(d, err) < 0)
+		return -1;
 	st = status_one(d, off, len, &n, err);
 	if (st < 0)
 		return -1;

@@ -346,6 +346,16 @@ test_differencing(void)
 	       "child over parent reads as the merged pattern");
 	is_int(qemu_size(tpath("child.vhd")), 16 * MIB,
 	       "qemu-img reads the child's size");
+	/* a different disk under the parent's name is refused */
+	sh("cp '%s' '%s'", tpath("sub/base.vhd"), tpath("keep.vhd"));
+	unlink(tpath("sub/base.vhd"));
+	o.size = 16 * MIB;
+	o.parent = NULL;
+	disk_create(tpath("sub/base.vhd"), &o, &err);
+	ok(hv_dump(tpath("child.vhd"), tpath("hv.raw"), DISK_RDONLY, &size,
+		   &err) < 0 && strstr(err.msg, "unique ids differ"),
+	   "a parent with another unique id is refused (%s)", err.msg);
+	sh("mv '%s' '%s'", tpath("keep.vhd"), tpath("sub/base.vhd"));
 	ok(disk_merge(tpath("child.vhd"), NULL, NULL, &err) == 0,
 	   "merge into the parent (%s)", err.msg);
 	is_int(sh("qemu-img compare -q -f vpc -F raw '%s' '%s'",
