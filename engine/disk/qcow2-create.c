@@ -175,7 +175,7 @@ qcow2_create(const char *path, const struct disk_create_opts *o,
 {
 	uint64_t size = o->size;
 	const char *pfmt = NULL;
-	uint32_t bits;
+	uint32_t bits = 16;
 	uint8_t *img;
 	int fd, ret = -1;
 
