@@ -186,7 +186,7 @@ write_new(struct disk *d, struct wctx *w, size_t *done, struct hv_err *err)
 {
 	struct qcow2 *q = d->priv;
 	uint64_t within = w->off & (q->cs - 1), gc = w->off >> q->cluster_bits;
-	uint64_t olde[MAX_RUN], newe[MAX_RUN], host, end;
+	uint64_t olde[MAX_RUN], newe[MAX_RUN] = { 0 }, host, end;
 	uint32_t k = 0;
 	size_t n;
 
@@ -307,7 +307,7 @@ remap_clusters(struct disk *d, uint64_t gc, uint32_t n, bool zero,
 	       struct hv_err *err)
 {
 	struct qcow2 *q = d->priv;
-	uint64_t olde[MAX_RUN], newe[MAX_RUN], l2_off;
+	uint64_t olde[MAX_RUN], newe[MAX_RUN] = { 0 }, l2_off;
 	uint32_t idx = (uint32_t)(gc % q->l2_entries);
 	uint8_t *l2;
 
