@@ -326,6 +326,28 @@ test_chain(void)
 	free(want);
 }
 
+
+/* an internal snapshot shares clusters: writes must copy, not overwrite */
+static void
+test_snapshot(void)
+{
+	uint8_t *want = malloc(SIZE);
+	int rc;
+
+	rc = sh("qemu-img convert -f raw -O qcow2 %s %s && "
+		"qemu-img snapshot -c s1 %s", tpath("pattern.raw"),
+		tpath("s.qcow2"), tpath("s.qcow2"));
+	memcpy(want, pattern, SIZE);
+	rc |= write_child(tpath("s.qcow2"), want);
+	save_expected(want);
+	ok(rc == 0 && reads_as(tpath("s.qcow2"), want, SIZE) &&
+	   qemu_agrees(tpath("s.qcow2"), tpath("expect.raw")) &&
+	   sh("qemu-img snapshot -a s1 %s && qemu-img compare -q %s %s",
+	      tpath("s.qcow2"), tpath("pattern.raw"), tpath("s.qcow2")) == 0,
+	   "writes next to an internal snapshot leave the snapshot intact");
+	free(want);
+}
+
 static void
 poke(const char *path, uint64_t off, const void *v, size_t len)
 {
@@ -716,6 +738,7 @@ main(int argc, char **argv)
 	test_rewrite("-c");
 	test_rewrite("-o cluster_size=512,refcount_bits=1");
 	test_chain();
+	test_snapshot();
 	test_check_repair();
 	test_resize_and_growth();
 	test_malformed();
