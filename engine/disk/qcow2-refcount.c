@@ -277,12 +277,65 @@ ensure_rb(struct disk *d, uint64_t ri, struct hv_err *err)
 	return write_rct_entry(d, ri, err);
 }
 
+#define REUSE_SCAN	65536u	/* clusters looked at per allocation */
+
+/*
+ * A run of n free clusters below end_cluster (freed by discard or
+ * rewrites), searched from free_hint; *c = 0 when none was found.
+ * Only ranges whose refcount block exists qualify, so reuse never
+ * needs new metadata.
+ */
+static int
+find_free(struct disk *d, uint64_t n, uint64_t *c, struct hv_err *err)
+{
+	struct qcow2 *q = d->priv;
+	uint64_t run = 0, start = 0, rc, seen = 0;
+	bool all_used = true;
+
+	*c = 0;
+	for (uint64_t i = q->free_hint; i < q->end_cluster; i++) {
+		uint64_t ri = i / q->rb_entries;
+
+		if (++seen > REUSE_SCAN)
+			return 0;
+		rc = 1;
+		if (ri < q->rct_entries && (q->rct[ri] & ~QCOW2_RCT_RESERVED) &&
+		    qcow2_refcount_get(d, i, &rc, err) < 0)
+			return -1;
+		if (rc) {
+			run = 0;
+			if (all_used)
+				q->free_hint = i + 1;
+			continue;
+		}
+		all_used = false;
+		if (run++ == 0)
+			start = i;
+		if (run == n) {
+			*c = start;
+			return 0;
+		}
+	}
+	return 0;
+}
+
 int
 qcow2_alloc(struct disk *d, uint64_t n, uint64_t *off, struct hv_err *err)
 {
 	struct qcow2 *q = d->priv;
 	uint64_t c;
 	bool ready;
+
+	if (q->free_hint < q->end_cluster) {
+		if (find_free(d, n, &c, err) < 0)
+			return -1;
+		if (c) {
+			if (update_range(d, c, n, 1, err) < 0)
+				return -1;
+			*off = c * q->cs;
+			return 0;
+		}
+	}
 
 	do {
 		c = q->end_cluster;
@@ -315,6 +368,8 @@ qcow2_free(struct disk *d, uint64_t off, uint64_t n, struct hv_err *err)
 		qcow2_cache_drop(&q->rbc, off + i * q->cs);
 	}
 	q->zc_entry = 0;
+	if (off / q->cs < q->free_hint)
+		q->free_hint = off / q->cs;
 	return update_range(d, off / q->cs, n, -1, err);
 }
 
@@ -358,5 +413,6 @@ qcow2_find_end(struct disk *d, struct hv_err *err)
 		}
 	}
 	q->end_cluster = end;
+	q->free_hint = 1;
 	return 0;
 }

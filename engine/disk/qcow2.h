@@ -101,6 +101,7 @@ struct qcow2 {
 	bool rct_deferred;	/* growing the table: entries not on disk yet */
 
 	uint64_t end_cluster;	/* first cluster past everything in use */
+	uint64_t free_hint;	/* no free cluster below this one */
 	bool writable;
 	bool hdr_cleaned;	/* autoclear bits dropped before 1st write */
 	bool has_bitmaps;	/* bitmaps extension: check cannot count it */

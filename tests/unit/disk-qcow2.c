@@ -348,6 +348,39 @@ test_snapshot(void)
 	free(want);
 }
 
+
+/* discarded clusters are handed out again before the file grows */
+static void
+test_reuse(void)
+{
+	struct disk_create_opts o = { .fmt = DISK_FMT_QCOW2, .size = SIZE };
+	struct hv_err err = { 0 };
+	uint8_t *buf = malloc(MIB);
+	struct stat a, b;
+	struct disk *d;
+	int rc;
+
+	unlink(tpath("u.qcow2"));
+	rc = disk_create(tpath("u.qcow2"), &o, &err);
+	rc |= disk_open(&d, tpath("u.qcow2"), 0, &err);
+	if (rc == 0) {
+		fill(buf, MIB, 5);
+		rc |= disk_write(d, 0, buf, MIB, &err);
+		rc |= disk_discard(d, 0, MIB, &err);
+		stat(tpath("u.qcow2"), &a);
+		rc |= disk_write(d, 2 * MIB, buf, MIB, &err);
+		disk_close(d);
+	}
+	stat(tpath("u.qcow2"), &b);
+	if (rc)
+		diag("%s", err.msg);
+	ok(rc == 0 && b.st_size == a.st_size &&
+	   sh("qemu-img check -q %s", tpath("u.qcow2")) == 0,
+	   "freed clusters are reused (file %lld -> %lld bytes)",
+	   (long long)a.st_size, (long long)b.st_size);
+	free(buf);
+}
+
 static void
 poke(const char *path, uint64_t off, const void *v, size_t len)
 {
@@ -739,6 +772,7 @@ main(int argc, char **argv)
 	test_rewrite("-o cluster_size=512,refcount_bits=1");
 	test_chain();
 	test_snapshot();
+	test_reuse();
 	test_check_repair();
 	test_resize_and_growth();
 	test_malformed();
