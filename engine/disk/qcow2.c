@@ -587,4 +587,5 @@ const struct disk_driver disk_qcow2_driver = {
 	.info = qcow2_info,
 	.check = qcow2_check,
 	.resize = qcow2_resize,
+	.compact = qcow2_compact,
 };

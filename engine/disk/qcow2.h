@@ -184,6 +184,10 @@ int qcow2_set_l2(struct disk *d, uint64_t l2_off, uint32_t first, uint32_t n,
 int qcow2_check(struct disk *d, bool repair, struct disk_check_result *r,
 		struct hv_err *err);
 
+/* qcow2-compact.c */
+int qcow2_compact(struct disk *d, disk_progress_fn progress, void *ctx,
+		  struct hv_err *err);
+
 /* qcow2-create.c */
 int qcow2_create(const char *path, const struct disk_create_opts *o,
 		 struct hv_err *err);

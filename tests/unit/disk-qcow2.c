@@ -381,6 +381,41 @@ test_reuse(void)
 	free(buf);
 }
 
+
+/* compact drops clusters of written zeros and shortens the file */
+static void
+test_compact(void)
+{
+	struct disk_create_opts o = { .fmt = DISK_FMT_QCOW2, .size = SIZE };
+	struct hv_err err = { 0 };
+	uint8_t *z = calloc(1, 2 * MIB);
+	struct stat a, b;
+	struct disk *d;
+	int rc;
+
+	unlink(tpath("k.qcow2"));
+	rc = disk_create(tpath("k.qcow2"), &o, &err);
+	rc |= hv_write_pattern(tpath("k.qcow2"));
+	rc |= disk_open(&d, tpath("k.qcow2"), 0, &err);
+	if (rc == 0) {
+		/* zeros written as data: at the end and in the middle */
+		rc |= disk_write(d, SIZE - 1536 - 2 * MIB, z, 2 * MIB, &err);
+		disk_close(d);
+	}
+	memset(pattern + SIZE - 1536 - 2 * MIB, 0, 2 * MIB);
+	write_raw(tpath("k.raw"), pattern);
+	stat(tpath("k.qcow2"), &a);
+	rc |= disk_compact(tpath("k.qcow2"), NULL, NULL, &err);
+	stat(tpath("k.qcow2"), &b);
+	if (rc)
+		diag("%s", err.msg);
+	ok(rc == 0 && b.st_size < a.st_size &&
+	   qemu_agrees(tpath("k.qcow2"), tpath("k.raw")),
+	   "compact frees zero clusters (%lld -> %lld bytes)",
+	   (long long)a.st_size, (long long)b.st_size);
+	free(z);
+}
+
 static void
 poke(const char *path, uint64_t off, const void *v, size_t len)
 {
@@ -769,6 +804,7 @@ main(int argc, char **argv)
 	test_hv_made();
 	test_rewrite("");
 	test_rewrite("-c");
+	test_rewrite("-o compat=0.10");
 	test_rewrite("-o cluster_size=512,refcount_bits=1");
 	test_chain();
 	test_snapshot();
@@ -777,6 +813,7 @@ main(int argc, char **argv)
 	test_resize_and_growth();
 	test_malformed();
 	test_crash();
+	test_compact();	/* last: it changes the pattern */
 
 	sh("rm -rf %s", dir);
 	free(pattern);
