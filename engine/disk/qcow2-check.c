@@ -244,6 +244,79 @@ compare_all(struct walk *w, bool repair, struct hv_err *err)
 	return 0;
 }
 
+
+/* a wrong refcount is reported once, not again as a wrong flag */
+static bool
+refs_agree(const struct walk *w, uint64_t c, uint64_t rc)
+{
+	return c < w->n && w->refs[c] == rc;
+}
+
+/* bit 63 must say "refcount is exactly 1" in the active tables */
+static int
+copied_l2(struct walk *w, uint64_t l2_off, bool repair, struct hv_err *err)
+{
+	struct qcow2 *q = w->d->priv;
+	struct hv_err e;
+	uint64_t rc = 0, ent, want;
+	uint8_t *l2;
+
+	for (uint32_t i = 0; i < q->l2_entries; i++) {
+		if (qcow2_cache_get(w->d, &q->l2c, l2_off, &l2, false, &e) < 0)
+			return 0;	/* reported by walk_l2 */
+		ent = get_be64(l2 + 8 * (uint64_t)i);
+		if (ent & QCOW2_COMPRESSED) {
+			want = ent & ~QCOW2_COPIED;
+		} else {
+			if (!(ent & QCOW2_OFF_MASK) ||
+			    (ent & QCOW2_OFF_MASK & (q->cs - 1)) ||
+			    qcow2_refcount_get(w->d, (ent & QCOW2_OFF_MASK) >>
+					       q->cluster_bits, &rc, &e) < 0)
+				continue;
+			want = rc == 1 ? ent | QCOW2_COPIED : ent & ~QCOW2_COPIED;
+		}
+		if (want == ent || (!(ent & QCOW2_COMPRESSED) &&
+				    !refs_agree(w, (ent & QCOW2_OFF_MASK) >>
+						q->cluster_bits, rc)))
+			continue;
+		problem(w, "L2 entry %u at 0x%llx has a wrong copied flag", i,
+			(unsigned long long)l2_off);
+		if (repair && qcow2_set_l2(w->d, l2_off, i, 1, &want, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+check_copied(struct walk *w, bool repair, struct hv_err *err)
+{
+	struct qcow2 *q = w->d->priv;
+	struct hv_err e;
+	uint64_t rc, off, want;
+	uint8_t v[8];
+
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		off = q->l1[i] & QCOW2_OFF_MASK;
+		if (!off || off & (q->cs - 1) || off + q->cs > q->file_size ||
+		    qcow2_refcount_get(w->d, off >> q->cluster_bits, &rc, &e) < 0)
+			continue;
+		want = rc == 1 ? q->l1[i] | QCOW2_COPIED : q->l1[i] & ~QCOW2_COPIED;
+		if (want != q->l1[i] && refs_agree(w, off >> q->cluster_bits, rc)) {
+			problem(w, "L1 entry %u has a wrong copied flag", i);
+			if (repair) {
+				q->l1[i] = want;
+				put_be64(v, want);
+				if (qcow2_pwrite(w->d, v, 8, q->l1_off + 8ull * i,
+						 err) < 0)
+					return -1;
+			}
+		}
+		if (copied_l2(w, off, repair, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 run_check(struct disk *d, bool repair, struct disk_check_result *r,
 	  struct hv_err *err)
@@ -267,6 +340,8 @@ run_check(struct disk *d, bool repair, struct disk_check_result *r,
 	memset(r, 0, sizeof *r);
 	walk_all(&w);
 	ret = compare_all(&w, repair, err);
+	if (ret == 0)
+		ret = check_copied(&w, repair, err);
 	free(w.refs);
 	free(w.l2);
 	return ret;

@@ -461,6 +461,28 @@ test_check_repair(void)
 	   qemu_agrees(tpath("c.qcow2"), tpath("pattern.raw")),
 	   "repair fixes them; qemu-img check agrees");
 
+	/* a wrong copied flag on the first L1 entry (L1 at cluster 3) */
+	{
+		int fd = open(tpath("c.qcow2"), O_RDONLY);
+
+		if (pread(fd, v, 8, 3 * 65536) != 8)
+			diag("pread failed");
+		close(fd);
+		v[0] &= 0x7f;
+		poke(tpath("c.qcow2"), 3 * 65536, v, 8);
+	}
+	rc = disk_open(&d, tpath("c.qcow2"), 0, &err);
+	if (rc == 0) {
+		rc = disk_check(d, false, &r, &err);
+		ok(rc == 0 && r.errors == 1 && strstr(r.first, "copied"),
+		   "check finds a wrong copied flag: %s", r.first);
+		rc |= disk_check(d, true, &r, &err);
+		disk_close(d);
+	}
+	ok(rc == 0 && r.errors == 0 &&
+	   sh("qemu-img check -q %s", tpath("c.qcow2")) == 0,
+	   "repair sets it; qemu-img check agrees");
+
 	/* dirty bit with a leak: rebuilt on a writable open */
 	put_be16(v, 1);
 	poke(tpath("c.qcow2"), 2 * 65536 + 2 * 300, v, 2);
