@@ -107,6 +107,10 @@ old_content(struct disk *d, uint64_t gc, uint64_t e, uint8_t *dst,
 		return 0;
 	if (e & QCOW2_OFF_MASK)
 		return qcow2_pread_data(d, dst, q->cs, e & QCOW2_OFF_MASK, err);
+	if (!d->parent && d->parent_name)
+		return hv_fail(err, HV_EINVAL,
+			       "%s: partial write needs the backing file, which is not open",
+			       d->path);
 	if (!d->parent)
 		return 0;
 	psize = disk_size(d->parent);

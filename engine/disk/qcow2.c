@@ -560,8 +560,9 @@ qcow2_info(struct disk *d, struct disk_info *info, struct hv_err *err)
 		return hv_fail(err, HV_EIO, "%s: stat: %s", d->path,
 			       strerror(errno));
 	info->fmt = DISK_FMT_QCOW2;
-	snprintf(info->subformat, sizeof info->subformat, "%s v%u",
-		 d->parent_name ? "differencing" : "dynamic", q->version);
+	/* plain words: convert keys "like the source" off "fixed" */
+	snprintf(info->subformat, sizeof info->subformat, "%s",
+		 d->parent_name ? "differencing" : "dynamic");
 	info->size = d->size;
 	info->file_size = (uint64_t)st.st_size;
 	info->allocated = (uint64_t)st.st_blocks * 512;
