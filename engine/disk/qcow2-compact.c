@@ -19,13 +19,14 @@ all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* compact the clusters of one L2 table */
+/* compact the clusters of one L2 table: unmap first, then free */
 static int
-compact_table(struct disk *d, uint64_t l1i, uint64_t *freed,
+compact_table(struct disk *d, uint64_t l1i, uint64_t *olde,
 	      struct hv_err *err)
 {
 	struct qcow2 *q = d->priv;
 	uint64_t l2_off = q->l1[l1i] & QCOW2_OFF_MASK, e, ne;
+	uint32_t n = 0;
 	uint8_t *l2;
 
 	if (!l2_off || !(q->l1[l1i] & QCOW2_COPIED))
@@ -44,11 +45,15 @@ compact_table(struct disk *d, uint64_t l1i, uint64_t *freed,
 		if (!all_zero(q->cow, q->cs))
 			continue;
 		ne = d->parent_name ? QCOW2_ZERO : 0;
-		if (qcow2_set_l2(d, l2_off, i, 1, &ne, err) < 0 ||
-		    qcow2_free_entry(d, e, err) < 0)
+		if (qcow2_set_l2(d, l2_off, i, 1, &ne, err) < 0)
 			return -1;
-		(*freed)++;
+		olde[n++] = e;
 	}
+	if (n && qcow2_barrier(d, err) < 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (qcow2_free_entry(d, olde[i], err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -83,17 +88,21 @@ qcow2_compact(struct disk *d, disk_progress_fn progress, void *ctx,
 	      struct hv_err *err)
 {
 	struct qcow2 *q = d->priv;
-	uint64_t freed = 0;
+	uint64_t *olde;
+	int ret = 0;
 
 	if (qcow2_prepare_write(d, err) < 0)
 		return -1;
 	if (d->parent_name && q->version < 3)
 		return 0;
-	for (uint64_t l1i = 0; l1i < q->l1_size; l1i++) {
-		if (compact_table(d, l1i, &freed, err) < 0)
-			return -1;
+	olde = malloc((size_t)q->l2_entries * 8);
+	if (!olde)
+		return hv_fail(err, HV_EIO, "%s: out of memory", d->path);
+	for (uint64_t l1i = 0; ret == 0 && l1i < q->l1_size; l1i++) {
+		ret = compact_table(d, l1i, olde, err);
 		if (progress)
 			progress(ctx, l1i + 1, q->l1_size);
 	}
-	return trim_file(d, err);
+	free(olde);
+	return ret ? -1 : trim_file(d, err);
 }

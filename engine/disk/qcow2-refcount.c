@@ -129,6 +129,8 @@ write_rct_entry(struct disk *d, uint64_t ri, struct hv_err *err)
 
 	if (q->rct_deferred)
 		return 0;
+	if (qcow2_barrier(d, err) < 0)
+		return -1;
 	put_be64(v, q->rct[ri]);
 	return qcow2_pwrite(d, v, 8, q->rct_off + ri * 8, err);
 }
@@ -238,11 +240,14 @@ grow_rct(struct disk *d, uint64_t ri_needed, struct hv_err *err)
 		goto out;
 	put_be64(hv, t * q->cs);
 	put_be32(hv + 8, (uint32_t)nt);
-	if (qcow2_write_header_field(d, QH_RCT_OFF, hv, sizeof hv, err) < 0)
+	if (qcow2_barrier(d, err) < 0 ||
+	    qcow2_write_header_field(d, QH_RCT_OFF, hv, sizeof hv, err) < 0)
 		goto out;
 	q->rct_off = t * q->cs;
 	q->rct_clusters = (uint32_t)nt;
 	q->rct_deferred = false;
+	if (qcow2_barrier(d, err) < 0)
+		goto out;
 	ret = update_range(d, old_off / q->cs, old_n, -1, err);
 out:
 	q->rct_deferred = false;

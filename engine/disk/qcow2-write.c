@@ -62,10 +62,13 @@ qcow2_l2_for_write(struct disk *d, uint64_t l1i, uint8_t **l2,
 		qcow2_cache_drop(&q->l2c, noff);
 		return -1;
 	}
+	if (qcow2_barrier(d, err) < 0)
+		return -1;
 	q->l1[l1i] = noff | QCOW2_COPIED;
 	if (write_l1_entry(d, l1i, err) < 0)
 		return -1;
-	if (old && qcow2_free(d, old, 1, err) < 0)
+	if (old && (qcow2_barrier(d, err) < 0 ||
+		    qcow2_free(d, old, 1, err) < 0))
 		return -1;
 	*l2_off = noff;
 	return qcow2_cache_get(d, &q->l2c, noff, l2, false, err);
@@ -169,6 +172,25 @@ write_in_place(struct disk *d, struct wctx *w, size_t *done,
 	return qcow2_pwrite(d, w->buf, n, host, err);
 }
 
+/* drop what replaced L2 entries held, once the new entries are down */
+static int
+free_old(struct disk *d, const uint64_t *olde, uint32_t n,
+	 struct hv_err *err)
+{
+	bool any = false;
+
+	for (uint32_t i = 0; i < n; i++)
+		any |= (olde[i] & (QCOW2_COMPRESSED | QCOW2_OFF_MASK)) != 0;
+	if (!any)
+		return 0;
+	if (qcow2_barrier(d, err) < 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (qcow2_free_entry(d, olde[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 /* write one new cluster that the write covers only partly */
 static int
 write_cow_cluster(struct disk *d, uint64_t gc, uint64_t e, uint64_t host,
@@ -237,11 +259,10 @@ write_new(struct disk *d, struct wctx *w, size_t *done, struct hv_err *err)
 	for (uint32_t i = 0; i < k; i++)
 		newe[i] = (host + ((uint64_t)i << q->cluster_bits)) |
 			  QCOW2_COPIED;
-	if (qcow2_set_l2(d, w->l2_off, w->idx, k, newe, err) < 0)
+	if (qcow2_barrier(d, err) < 0 ||
+	    qcow2_set_l2(d, w->l2_off, w->idx, k, newe, err) < 0 ||
+	    free_old(d, olde, k, err) < 0)
 		return -1;
-	for (uint32_t i = 0; i < k; i++)
-		if (qcow2_free_entry(d, olde[i], err) < 0)
-			return -1;
 	*done = n;
 	return 0;
 }
@@ -334,10 +355,7 @@ remap_clusters(struct disk *d, uint64_t gc, uint32_t n, bool zero,
 	}
 	if (qcow2_set_l2(d, l2_off, idx, n, newe, err) < 0)
 		return -1;
-	for (uint32_t i = 0; i < n; i++)
-		if (qcow2_free_entry(d, olde[i], err) < 0)
-			return -1;
-	return 0;
+	return free_old(d, olde, n, err);
 }
 
 /* apply fn to the whole clusters of [off, off+len), table by table */
@@ -432,14 +450,16 @@ grow_l1(struct disk *d, uint32_t entries, struct hv_err *err)
 		goto out;
 	put_be32(h, entries);
 	put_be64(h + 4, noff);
-	if (qcow2_write_header_field(d, QH_L1_SIZE, h, sizeof h, err) < 0)
+	if (qcow2_barrier(d, err) < 0 ||
+	    qcow2_write_header_field(d, QH_L1_SIZE, h, sizeof h, err) < 0)
 		goto out;
 	free(q->l1);
 	q->l1 = nl1;
 	nl1 = NULL;
 	q->l1_size = entries;
 	q->l1_off = noff;
-	ret = old_n ? qcow2_free(d, old_off, old_n, err) : 0;
+	ret = old_n ? qcow2_barrier(d, err) ? -1 :
+	      qcow2_free(d, old_off, old_n, err) : 0;
 	goto out;
 nomem:
 	hv_fail(err, HV_EIO, "%s: out of memory", d->path);

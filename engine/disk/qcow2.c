@@ -84,6 +84,22 @@ qcow2_pwrite(struct disk *d, const void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
+/*
+ * Power-loss ordering: what was written so far reaches the disk before
+ * anything that points to it (or before a refcount drops). A no-op
+ * under convert, which syncs once at the end (dio_set_nosync).
+ */
+int
+qcow2_barrier(struct disk *d, struct hv_err *err)
+{
+	int r = dio_fsync(d->fd);
+
+	if (r < 0)
+		return hv_fail(err, HV_EIO, "%s: fsync: %s", d->path,
+			       strerror(-r));
+	return 0;
+}
+
 int
 qcow2_write_header_field(struct disk *d, unsigned off, const void *v,
 			 size_t len, struct hv_err *err)

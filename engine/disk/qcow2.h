@@ -130,6 +130,7 @@ int qcow2_pread_data(struct disk *d, void *buf, size_t len, uint64_t off,
 int qcow2_pwrite(struct disk *d, const void *buf, size_t len, uint64_t off,
 		 struct hv_err *err);
 int qcow2_open_file(struct disk *d, struct hv_err *err);
+int qcow2_barrier(struct disk *d, struct hv_err *err);
 int qcow2_write_header_field(struct disk *d, unsigned off, const void *v,
 			     size_t len, struct hv_err *err);
 int qcow2_prepare_write(struct disk *d, struct hv_err *err);
