@@ -117,10 +117,16 @@ int
 qcow2_check_l2_entry(struct disk *d, uint64_t e, struct hv_err *err)
 {
 	struct qcow2 *q = d->priv;
-	uint64_t off = e & QCOW2_OFF_MASK;
+	uint64_t off = e & QCOW2_OFF_MASK, len;
 
-	if (e & QCOW2_COMPRESSED)
-		return 0;
+	if (e & QCOW2_COMPRESSED) {
+		qcow2_compressed_span(q, e, &off, &len);
+		if (off >= q->cs)
+			return 0;
+		return hv_fail(err, HV_ECORRUPT,
+			       "%s: compressed cluster inside the header (0x%llx)",
+			       d->path, (unsigned long long)off);
+	}
 	if (off && ((off & (q->cs - 1)) || off < q->cs))
 		return hv_fail(err, HV_ECORRUPT,
 			       "%s: L2 entry points to invalid cluster offset 0x%llx",

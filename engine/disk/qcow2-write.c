@@ -223,6 +223,8 @@ write_new(struct disk *d, struct wctx *w, size_t *done, struct hv_err *err)
 		olde[k] = entry_at(d, w, w->idx + k);
 		if (in_place(olde[k]))
 			break;
+		if (qcow2_check_l2_entry(d, olde[k], err) < 0)
+			return -1;
 		k++;
 	}
 	n = ((size_t)k << q->cluster_bits) - within;
