@@ -14,11 +14,13 @@
 #include "shell/cmd.h"
 
 extern const struct cmd_noun cmd_vm_noun;
+extern const struct cmd_noun cmd_disk_noun;
 extern const struct cmd_noun cmd_help_noun;
 extern const struct cmd_noun cmd_version_noun;
 
 const struct cmd_noun *const cmd_nouns[] = {
 	&cmd_vm_noun,
+	&cmd_disk_noun,
 	&cmd_help_noun,
 	&cmd_version_noun,
 	NULL,

@@ -3,9 +3,9 @@
  * image of any format.
  *
  * Speed comes from never touching holes: the source chain's block
- * status says where data is, all-zero buffers are not written either,
- * I/O is done in large chunks aligned to the destination's blocks, and
- * a reader thread fills buffers while the calling thread writes them.
+ * status says where data is, all-zero granules are not written either,
+ * reads are 4 MiB chunks aligned to the destination's blocks, and a
+ * reader thread reads and scans while the calling thread writes.
  * Each struct disk is used by one thread only (the source by the
  * reader, the destination by the writer), as disk.h requires.
  */
@@ -20,14 +20,24 @@
 #include "engine/disk/disk-tools.h"
 
 #define CONV_SLOTS	4
-#define CONV_CHUNK	(4u << 20)	/* at least this much per I/O */
-#define CONV_CHUNK_MAX	(32u << 20)
+#define CONV_CHUNK	(4u << 20)	/* per read; divides every block size */
+#define CONV_GRAN	65536u		/* zero detection in block formats */
 #define CONV_GRAN_RAW	4096u		/* zero detection with no blocks */
 
+struct conv_run {
+	uint64_t off, len;	/* within the slot */
+};
+
+/*
+ * One chunk on its way from reader to writer: the reader reads the
+ * source's data ranges and finds their non-zero runs, so the writer
+ * (the slower side) only writes.
+ */
 struct conv_slot {
 	char *buf;
 	uint64_t off, len;
-	bool has_data;		/* false: the whole chunk reads as zero */
+	struct conv_run *runs;
+	size_t nruns;
 };
 
 struct conv {
@@ -42,7 +52,29 @@ struct conv {
 	pthread_cond_t cv;
 };
 
-/* read [off, off+len) of the source into s, noting whether any is data */
+/* add the non-zero granules of buf[pos, pos+len) to s's runs */
+static void
+conv_scan(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len)
+{
+	uint64_t end = pos + len;
+
+	while (pos < end) {
+		uint64_t n = c->gran - (s->off + pos) % c->gran;
+		struct conv_run *last = s->nruns ? &s->runs[s->nruns - 1] : NULL;
+
+		if (n > end - pos)
+			n = end - pos;
+		if (!disk_is_zero(s->buf + pos, n)) {
+			if (last != NULL && last->off + last->len == pos)
+				last->len += n;
+			else
+				s->runs[s->nruns++] = (struct conv_run){ pos, n };
+		}
+		pos += n;
+	}
+}
+
+/* read the data ranges of [off, off+len) and find what to write */
 static int
 conv_fill(struct conv *c, struct conv_slot *s, uint64_t off, uint64_t len)
 {
@@ -50,7 +82,7 @@ conv_fill(struct conv *c, struct conv_slot *s, uint64_t off, uint64_t len)
 
 	s->off = off;
 	s->len = len;
-	s->has_data = false;
+	s->nruns = 0;
 	while (pos < len) {
 		uint64_t pnum;
 		int st = disk_chain_status(c->src, off + pos, len - pos, &pnum,
@@ -62,9 +94,7 @@ conv_fill(struct conv *c, struct conv_slot *s, uint64_t off, uint64_t len)
 			if (disk_read(c->src, off + pos, s->buf + pos, pnum,
 				      &c->rerr) < 0)
 				return -1;
-			s->has_data = true;
-		} else {
-			memset(s->buf + pos, 0, pnum);
+			conv_scan(c, s, pos, pnum);
 		}
 		pos += pnum;
 	}
@@ -111,36 +141,16 @@ conv_reader(void *arg)
 	return NULL;
 }
 
-/* write the non-zero granules of a slot, adjacent ones as one write */
 static int
 conv_write(struct conv *c, const struct conv_slot *s, struct hv_err *err)
 {
-	uint64_t pos = 0, run = 0;
-	bool in_run = false;
+	for (size_t i = 0; i < s->nruns; i++) {
+		const struct conv_run *r = &s->runs[i];
 
-	if (!s->has_data)
-		return 0;
-	while (pos < s->len) {
-		uint64_t n = c->gran - (s->off + pos) % c->gran;
-		bool zero;
-
-		if (n > s->len - pos)
-			n = s->len - pos;
-		zero = disk_is_zero(s->buf + pos, n);
-		if (!zero && !in_run) {
-			run = pos;
-			in_run = true;
-		} else if (zero && in_run) {
-			if (disk_write(c->dst, s->off + run, s->buf + run,
-				       pos - run, err) < 0)
-				return -1;
-			in_run = false;
-		}
-		pos += n;
+		if (disk_write(c->dst, s->off + r->off, s->buf + r->off, r->len,
+			       err) < 0)
+			return -1;
 	}
-	if (in_run)
-		return disk_write(c->dst, s->off + run, s->buf + run,
-				  pos - run, err);
 	return 0;
 }
 
@@ -192,10 +202,10 @@ conv_sizes(struct conv *c)
 	if (disk_get_info(c->dst, &info, NULL) == 0)
 		bs = info.block_size;
 	c->chunk = CONV_CHUNK;
-	if (bs > CONV_CHUNK && bs <= CONV_CHUNK_MAX && bs % CONV_CHUNK == 0)
-		c->chunk = bs;
-	c->gran = bs >= DISK_SECTOR && bs <= c->chunk &&
-		  c->chunk % bs == 0 ? bs : CONV_GRAN_RAW;
+	c->gran = bs == 0 ? CONV_GRAN_RAW : CONV_GRAN;
+	/* a smaller power-of-two block (qcow2 cluster) is finer still */
+	if (bs >= DISK_SECTOR && bs < c->gran && (bs & (bs - 1)) == 0)
+		c->gran = bs;
 }
 
 static int
@@ -208,7 +218,9 @@ conv_run(struct conv *c, const struct disk_convert_opts *o,
 	conv_sizes(c);
 	for (i = 0; i < CONV_SLOTS; i++) {
 		c->slot[i].buf = aligned_alloc(4096, c->chunk);
-		if (c->slot[i].buf == NULL) {
+		c->slot[i].runs = calloc(c->chunk / c->gran / 2 + 1,
+					 sizeof *c->slot[i].runs);
+		if (c->slot[i].buf == NULL || c->slot[i].runs == NULL) {
 			hv_fail(err, HV_EIO, "convert: out of memory");
 			goto out;
 		}
@@ -219,22 +231,18 @@ conv_run(struct conv *c, const struct disk_convert_opts *o,
 		hv_fail(err, HV_EIO, "convert: cannot start a thread");
 		goto out_sync;
 	}
-	/*
-	 * Like qemu-img and cp, convert leaves writeback to the kernel: no
-	 * flushes, not even the drivers' ordering ones (see disk-io.c).
-	 */
-	dio_set_nosync(true);
 	rc = conv_writer(c, o, err);
 	if (rc == 0)
 		rc = disk_flush(c->dst, err);
-	dio_set_nosync(false);
 	pthread_join(reader, NULL);
 out_sync:
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 out:
-	for (i = 0; i < CONV_SLOTS; i++)
+	for (i = 0; i < CONV_SLOTS; i++) {
 		free(c->slot[i].buf);
+		free(c->slot[i].runs);
+	}
 	return rc;
 }
 
@@ -284,9 +292,16 @@ disk_convert(const char *src, const char *dst,
 			(unsigned long long)c.size);
 		goto out_dst;
 	}
+	/*
+	 * Like qemu-img and cp, convert leaves writeback to the kernel: no
+	 * flushes on this thread until the destination is closed, not even
+	 * the drivers' ordering ones (see disk-io.c).
+	 */
+	dio_set_nosync(true);
 	rc = conv_run(&c, o, err);
 out_dst:
 	disk_close(c.dst);
+	dio_set_nosync(false);
 out_unlink:
 	if (rc < 0)
 		unlink(dst);	/* we made it: do not leave half an image */

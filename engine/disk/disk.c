@@ -20,29 +20,6 @@
 #include "engine/disk/disk-int.h"
 #include "engine/disk/disk-tools.h"
 
-/*
- * Drivers are written separately; one that is not in the tree yet is
- * left out. A weak reference alone would not pull a driver's object out
- * of libhv.a, so a driver whose source is present is referenced
- * strongly. -DDISK_WEAK_DRIVERS builds the core with whatever drivers
- * are linked in beside it.
- */
-#if !__has_include("engine/disk/raw.c") || defined(DISK_WEAK_DRIVERS)
-extern const struct disk_driver disk_raw_driver __attribute__((weak));
-#endif
-#if !__has_include("engine/disk/vhd.c") || defined(DISK_WEAK_DRIVERS)
-extern const struct disk_driver disk_vhd_driver __attribute__((weak));
-#endif
-#if !__has_include("engine/disk/vhdx.c") || defined(DISK_WEAK_DRIVERS)
-extern const struct disk_driver disk_vhdx_driver __attribute__((weak));
-#endif
-#if !__has_include("engine/disk/qcow2.c") || defined(DISK_WEAK_DRIVERS)
-extern const struct disk_driver disk_qcow2_driver __attribute__((weak));
-#endif
-#if !__has_include("engine/disk/vmdk.c") || defined(DISK_WEAK_DRIVERS)
-extern const struct disk_driver disk_vmdk_driver __attribute__((weak));
-#endif
-
 static const char *const disk_fmt_names[DISK_FMT_COUNT] = {
 	[DISK_FMT_RAW] = "raw", [DISK_FMT_VHD] = "vhd",
 	[DISK_FMT_VHDX] = "vhdx", [DISK_FMT_QCOW2] = "qcow2",

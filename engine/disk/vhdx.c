@@ -182,7 +182,8 @@ vhdx_set_bat(struct disk *d, struct vhdx *s, const uint64_t *idx,
 		}
 		put_le64(ls->data + (off - sec), val[i]);
 	}
-	memcpy(v + nv, extra, nextra * sizeof *v);
+	if (nextra)
+		memcpy(v + nv, extra, nextra * sizeof *v);
 	if (vhdx_log_write(d, s, v, nv + nextra, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)

@@ -201,7 +201,9 @@ test_chain_errors(void)
 	ok(disk_open(&d, tpath("a.qcow2"), DISK_RDONLY, &err) < 0 &&
 	   err.code == HV_ECORRUPT && strstr(err.msg, "loops"),
 	   "a loop in the chain: %s", err.msg);
-	sh("qemu-img create -q -f qcow2 -u -b self.qcow2 -F qcow2 self.qcow2 4M");
+	/* qemu-img will not name a file its own backing file: rename after */
+	sh("qemu-img create -q -f qcow2 -u -b self.qcow2 -F qcow2 self0.qcow2 4M && "
+	   "mv self0.qcow2 self.qcow2");
 	ok(disk_open(&d, tpath("self.qcow2"), DISK_RDONLY, &err) < 0 &&
 	   strstr(err.msg, "loops"), "an image that is its own parent");
 
@@ -231,7 +233,7 @@ test_chain_tools(void)
 	sh("cp base.raw mbase.raw && "
 	   "qemu-img create -q -f qcow2 -b mbase.raw -F raw mchild.qcow2 && "
 	   "qemu-io -c 'write -P 0x5a 512k 1M' -c 'write -z 3M 512k' "
-	   "-c 'write -P 0x17 4M-512 512' mchild.qcow2 >/dev/null && "
+	   "-c 'write -P 0x17 4193792 512' mchild.qcow2 >/dev/null && "
 	   "qemu-img convert -O raw mchild.qcow2 merge-want.raw && "
 	   "cp mchild.qcow2 mchild.before");
 	ok(disk_merge(tpath("mchild.qcow2"), NULL, NULL, &err) == 0,

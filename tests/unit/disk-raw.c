@@ -293,7 +293,7 @@ test_faults(void)
 	is_int(convert_child("pwrite:3:short", tpath("f2.raw")), 1,
 	       "a short write fails the convert");
 	ok(access(tpath("f2.raw"), F_OK) < 0, "and the half copy is removed");
-	is_int(convert_child("pread:2:EIO", tpath("f3.raw")), 1,
+	is_int(convert_child("pread:3+:EIO", tpath("f3.raw")), 1,
 	       "EIO on read fails the convert");
 	is_int(convert_child("fsync:1+:EIO", tpath("f4.raw")), 1,
 	       "EIO on fsync fails the convert");
