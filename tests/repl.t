@@ -25,8 +25,8 @@ wait_for() {	# pattern, seconds
 
 wait_for 'hv>' 30; ok $? "the shell shows its prompt"
 
-# "vm sh<Tab> web<Tab>" completes to "vm show webserver-01"
-tmux send-keys -t $S 'vm sh' Tab
+# "vm sho<Tab> web<Tab>" completes to "vm show webserver-01"
+tmux send-keys -t $S 'vm sho' Tab
 tmux send-keys -t $S 'web' Tab
 wait_for 'hv> vm show webserver-01' 20; ok $? "Tab completes the verb and the VM name"
 tmux send-keys -t $S Enter
