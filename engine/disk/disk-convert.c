@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +28,7 @@
 
 struct conv_run {
 	uint64_t off, len;	/* within the slot */
+	const char *data;	/* the slot's buffer, or the mapped source */
 };
 
 /*
@@ -42,6 +45,9 @@ struct conv_slot {
 
 struct conv {
 	struct disk *src, *dst;
+	const char *map;	/* the source file, mapped when its driver can
+				   say where data lies: no copy on the way */
+	size_t map_len;
 	uint64_t size, chunk, gran;
 	struct conv_slot slot[CONV_SLOTS];
 	uint64_t produced, consumed;	/* slots filled, slots written */
@@ -52,9 +58,10 @@ struct conv {
 	pthread_cond_t cv;
 };
 
-/* add the non-zero granules of buf[pos, pos+len) to s's runs */
+/* add the non-zero granules of [pos, pos+len), held at data, to s's runs */
 static void
-conv_scan(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len)
+conv_scan(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len,
+	  const char *data)
 {
 	uint64_t end = pos + len;
 
@@ -64,14 +71,44 @@ conv_scan(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len)
 
 		if (n > end - pos)
 			n = end - pos;
-		if (!disk_is_zero(s->buf + pos, n)) {
-			if (last != NULL && last->off + last->len == pos)
+		if (!disk_is_zero(data, n)) {
+			if (last != NULL && last->off + last->len == pos &&
+			    last->data + last->len == data)
 				last->len += n;
 			else
-				s->runs[s->nruns++] = (struct conv_run){ pos, n };
+				s->runs[s->nruns++] = (struct conv_run){ pos, n, data };
 		}
 		pos += n;
+		data += n;
 	}
+}
+
+/*
+ * Data of [off, off+len) straight from the mapped source where its driver
+ * says it lies plainly in the file; what it cannot say is read.
+ */
+static int
+conv_data(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len)
+{
+	const struct disk_driver *drv = c->src->drv;
+
+	while (len > 0) {
+		uint64_t host, n;
+
+		if (c->map != NULL &&
+		    drv->map(c->src, s->off + pos, len, &host, &n) == 0 &&
+		    n > 0 && n <= len && host <= c->map_len && n <= c->map_len - host) {
+			conv_scan(c, s, pos, n, c->map + host);
+		} else {
+			n = len;
+			if (disk_read(c->src, s->off + pos, s->buf + pos, n, &c->rerr) < 0)
+				return -1;
+			conv_scan(c, s, pos, n, s->buf + pos);
+		}
+		pos += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* read the data ranges of [off, off+len) and find what to write */
@@ -90,15 +127,35 @@ conv_fill(struct conv *c, struct conv_slot *s, uint64_t off, uint64_t len)
 
 		if (st < 0)
 			return -1;
-		if (st == DISK_ST_DATA) {
-			if (disk_read(c->src, off + pos, s->buf + pos, pnum,
-				      &c->rerr) < 0)
-				return -1;
-			conv_scan(c, s, pos, pnum);
-		}
+		if (st == DISK_ST_DATA && conv_data(c, s, pos, pnum) < 0)
+			return -1;
 		pos += pnum;
 	}
 	return 0;
+}
+
+/*
+ * Drop the page tables behind the mapped data a written slot used. The
+ * pages stay in the page cache; this only moves the cost of tearing the
+ * mapping down from the end of the copy to this (otherwise idle) thread.
+ */
+static void
+conv_unmap_slot(struct conv *c, struct conv_slot *s)
+{
+	const uintptr_t pg = 4096;
+
+	if (c->map == NULL)
+		return;
+	for (size_t i = 0; i < s->nruns; i++) {
+		uintptr_t a = (uintptr_t)s->runs[i].data, b = a + s->runs[i].len;
+
+		if (a < (uintptr_t)c->map || b > (uintptr_t)c->map + c->map_len)
+			continue;
+		a &= ~(pg - 1);
+		b = (b + pg - 1) & ~(pg - 1);
+		madvise((void *)a, b - a, MADV_DONTNEED);
+	}
+	s->nruns = 0;
 }
 
 static void *
@@ -124,6 +181,7 @@ conv_reader(void *arg)
 		s = &c->slot[c->produced % CONV_SLOTS];
 		pthread_mutex_unlock(&c->mu);
 
+		conv_unmap_slot(c, s);
 		rc = conv_fill(c, s, off, end - off);
 
 		pthread_mutex_lock(&c->mu);
@@ -147,8 +205,7 @@ conv_write(struct conv *c, const struct conv_slot *s, struct hv_err *err)
 	for (size_t i = 0; i < s->nruns; i++) {
 		const struct conv_run *r = &s->runs[i];
 
-		if (disk_write(c->dst, s->off + r->off, s->buf + r->off, r->len,
-			       err) < 0)
+		if (disk_write(c->dst, s->off + r->off, r->data, r->len, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -208,6 +265,25 @@ conv_sizes(struct conv *c)
 		c->gran = bs;
 }
 
+/* map a single-layer source whose driver can say where its data lies */
+static void
+conv_map_source(struct conv *c)
+{
+	struct stat st;
+	void *p;
+
+	if (c->src->parent != NULL || c->src->drv->map == NULL ||
+	    fstat(c->src->fd, &st) != 0 || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > SIZE_MAX)
+		return;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, c->src->fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	c->map = p;
+	c->map_len = (size_t)st.st_size;
+}
+
 static int
 conv_run(struct conv *c, const struct disk_convert_opts *o,
 	 struct hv_err *err)
@@ -218,13 +294,14 @@ conv_run(struct conv *c, const struct disk_convert_opts *o,
 	conv_sizes(c);
 	for (i = 0; i < CONV_SLOTS; i++) {
 		c->slot[i].buf = aligned_alloc(4096, c->chunk);
-		c->slot[i].runs = calloc(c->chunk / c->gran / 2 + 1,
+		c->slot[i].runs = calloc(c->chunk / c->gran + 1,
 					 sizeof *c->slot[i].runs);
 		if (c->slot[i].buf == NULL || c->slot[i].runs == NULL) {
 			hv_fail(err, HV_EIO, "convert: out of memory");
 			goto out;
 		}
 	}
+	conv_map_source(c);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if (pthread_create(&reader, NULL, conv_reader, c) != 0) {
@@ -243,6 +320,8 @@ out:
 		free(c->slot[i].buf);
 		free(c->slot[i].runs);
 	}
+	if (c->map != NULL)
+		munmap((void *)c->map, c->map_len);
 	return rc;
 }
 

@@ -69,6 +69,13 @@ struct disk_driver {
 		     struct hv_err *err);
 	/* optional: change the virtual size (grow, or shrink when allowed) */
 	int (*resize)(struct disk *d, uint64_t size, struct hv_err *err);
+	/* optional: where DATA at [off, off+len) of this layer lies in d->fd,
+	   stored plainly (not compressed, nothing pending in memory): sets
+	   *host and *pnum (contiguous in the file, 0 < *pnum <= len); -1
+	   when it is not so stored (the caller then reads). convert uses it
+	   to copy from a mapping of the file instead of a read buffer. */
+	int (*map)(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
+		   uint64_t *pnum);
 	/* optional: drop all-zero blocks and shrink the file */
 	int (*compact)(struct disk *d, disk_progress_fn progress, void *ctx,
 		       struct hv_err *err);

@@ -248,6 +248,33 @@ qcow2_read_layer(struct disk *d, uint64_t off, void *buf, size_t len,
 	return 0;
 }
 
+/* where standard (uncompressed) data clusters lie in the file */
+int
+qcow2_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
+	  uint64_t *pnum)
+{
+	struct qcow2 *q = d->priv;
+	uint64_t done = 0, e;
+
+	while (done < len) {
+		uint64_t within = (off + done) & (q->cs - 1);
+		uint64_t n = q->cs - within < len - done ? q->cs - within : len - done;
+		uint64_t h;
+
+		if (lookup(d, (off + done) >> q->cluster_bits, &e, NULL) < 0 ||
+		    entry_type(e) != QC_DATA)
+			break;
+		h = (e & QCOW2_OFF_MASK) + within;
+		if (h + n > q->file_size || (done && h != *host + done))
+			break;
+		if (done == 0)
+			*host = h;
+		done += n;
+	}
+	*pnum = done;
+	return done ? 0 : -1;
+}
+
 static int
 status_of(uint64_t e)
 {

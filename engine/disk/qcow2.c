@@ -601,6 +601,7 @@ const struct disk_driver disk_qcow2_driver = {
 	.discard = qcow2_discard,
 	.flush = qcow2_flush,
 	.block_status = qcow2_block_status,
+	.map = qcow2_map,
 	.info = qcow2_info,
 	.check = qcow2_check,
 	.resize = qcow2_resize,

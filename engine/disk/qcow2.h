@@ -150,6 +150,8 @@ int qcow2_read_compressed(struct disk *d, uint64_t e, uint8_t **out,
 			  struct hv_err *err);
 int qcow2_read_layer(struct disk *d, uint64_t off, void *buf, size_t len,
 		     struct hv_err *err);
+int qcow2_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
+	      uint64_t *pnum);
 int qcow2_block_status(struct disk *d, uint64_t off, uint64_t len,
 		       uint64_t *pnum, struct hv_err *err);
 

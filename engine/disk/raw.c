@@ -87,6 +87,18 @@ raw_read(struct disk *d, uint64_t off, void *buf, size_t len,
 	/* short only past the end of an unaligned file: zeros, as padded */
 	if (n < 0)
 		return raw_errno(err, d, "read", (int)-n);
+	if ((size_t)n < len)
+		memset((char *)buf + n, 0, len - (size_t)n);
+	return 0;
+}
+
+/* a raw file is its own map */
+static int
+raw_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
+	uint64_t *pnum)
+{
+	*host = off;
+	*pnum = len;
 	return 0;
 }
 
@@ -220,6 +232,7 @@ const struct disk_driver disk_raw_driver = {
 	.discard = raw_discard,
 	.flush = raw_flush,
 	.block_status = raw_block_status,
+	.map = raw_map,
 	.info = raw_info,
 	.resize = raw_resize,
 };

@@ -546,6 +546,32 @@ vhdx_read_layer(struct disk *d, uint64_t off, void *buf, size_t len,
 	return 0;
 }
 
+/* where FULLY_PRESENT payload lies in the file (no log patches pending) */
+static int
+vhdx_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
+	 uint64_t *pnum)
+{
+	struct vhdx *s = d->priv;
+	uint64_t done = 0;
+
+	if (s->npatches)
+		return -1;
+	while (done < len) {
+		uint64_t n = to_block_end(s, off + done, len - done);
+		uint64_t e = s->bat[bat_index(s, (off + done) / s->block_size)];
+		uint64_t h = VHDX_BAT_OFF(e) + (off + done) % s->block_size;
+
+		if (VHDX_BAT_STATE(e) != VHDX_PB_FULLY_PRESENT ||
+		    h + n > s->file_size || (done && h != *host + done))
+			break;
+		if (done == 0)
+			*host = h;
+		done += n;
+	}
+	*pnum = done;
+	return done ? 0 : -1;
+}
+
 /* ---- writes ---- */
 
 /* the log sectors that set bits [in, in+len) of blk in bitmap at sb */
@@ -783,6 +809,7 @@ const struct disk_driver disk_vhdx_driver = {
 	.discard = vhdx_discard,
 	.flush = vhdx_flush,
 	.block_status = vhdx_block_status,
+	.map = vhdx_map,
 	.info = vhdx_info,
 	.check = vhdx_check,
 	.resize = vhdx_resize,
