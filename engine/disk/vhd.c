@@ -544,6 +544,27 @@ vhd_read_layer(struct disk *d, uint64_t off, void *buf, size_t len,
 	return 0;
 }
 
+/* where data lies in the file: fixed data, or set sectors of a block */
+static int
+vhd_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
+	uint64_t *pnum)
+{
+	struct vhd *s = vhd_of(d);
+	uint32_t idx = (uint32_t)(off / s->block_size);
+	uint64_t n;
+
+	if (s->type == VHD_TYPE_FIXED) {
+		*host = off;
+		*pnum = len;
+		return 0;
+	}
+	if (status_one(d, off, len, &n, NULL) != DISK_ST_DATA)
+		return -1;
+	*host = (uint64_t)s->bat[idx] * DISK_SECTOR + s->bm_size + off % s->block_size;
+	*pnum = n;
+	return 0;
+}
+
 static void
 app_printable(const uint8_t *f, char *out)
 {
@@ -599,6 +620,7 @@ const struct disk_driver disk_vhd_driver = {
 	.discard = vhd_discard,
 	.flush = vhd_flush,
 	.block_status = vhd_block_status,
+	.map = vhd_map,
 	.info = vhd_info,
 	.check = vhd_check,
 	.resize = vhd_resize,
