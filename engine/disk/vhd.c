@@ -550,7 +550,7 @@ vhd_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
 	uint64_t *pnum)
 {
 	struct vhd *s = vhd_of(d);
-	uint32_t idx = (uint32_t)(off / s->block_size);
+	uint32_t idx;
 	uint64_t n;
 
 	if (s->type == VHD_TYPE_FIXED) {
@@ -558,6 +558,7 @@ vhd_map(struct disk *d, uint64_t off, uint64_t len, uint64_t *host,
 		*pnum = len;
 		return 0;
 	}
+	idx = (uint32_t)(off / s->block_size);
 	if (status_one(d, off, len, &n, NULL) != DISK_ST_DATA)
 		return -1;
 	*host = (uint64_t)s->bat[idx] * DISK_SECTOR + s->bm_size + off % s->block_size;
