@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the parsers of outside input (tests/fuzz/fuzz-*.c, libFuzzer).
-# Each target first replays its kept corpus (tests/fuzz/corpus/NAME/: the
-# regression inputs), then fuzzes for FUZZ_SECONDS (default 60), two
+# Each target first replays its kept corpus (tests/fuzz/corpus/NAME.tar.gz:
+# the regression inputs the fuzzers found, minimized with -merge=1; images
+# are mostly zeros, so they are kept compressed), then fuzzes for FUZZ_SECONDS (default 60), two
 # targets at a time. New inputs go to a temp dir; a crash fails the test
 # and leaves its input in build/fuzz/crash-NAME-*.
 . "$(dirname "$0")/lib.sh"
@@ -15,10 +16,13 @@ plan $((2 * ${#targets[@]}))
 run_one() {	# target -> writes $TMP/NAME.{replay,fuzz} status files
 	local t=$1 name corpus
 	name=$(basename "$t"); name=${name#fuzz-}
-	corpus=$TOP/tests/fuzz/corpus/$name
-	mkdir -p "$TMP/new-$name"
+	corpus=$TMP/corpus-$name
+	mkdir -p "$TMP/new-$name" "$corpus"
 	local seeds=()
-	[ -d "$corpus" ] && seeds=("$corpus")
+	if [ -f "$TOP/tests/fuzz/corpus/$name.tar.gz" ]; then
+		tar -C "$corpus" -xzf "$TOP/tests/fuzz/corpus/$name.tar.gz"
+		seeds=("$corpus")
+	fi
 	# replay: every kept input once
 	if [ ${#seeds[@]} -gt 0 ]; then
 		"$t" -runs=0 "${seeds[@]}" >"$TMP/$name.replay.log" 2>&1
