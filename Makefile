@@ -29,6 +29,8 @@ AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 
 .PHONY: all asan check run bench deps clean fuzz
+# objects made on the way to a test binary are kept, not rebuilt each time
+.SECONDARY:
 all: $(B)/hv $(addprefix $(B)/,$(WORKER))
 
 # V=1 shows the whole compiler lines

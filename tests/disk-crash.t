@@ -21,8 +21,9 @@ for fmt in vhdx qcow2; do
 		else
 			"$TOOL" create "$img" $fmt 67108864
 		fi
-		HV_DISK_FAULT=pwrite:$n:kill "$TOOL" write "$img" $seed 40 >"$TMP/acks" 2>"$TMP/werr"
-		wrc=$?
+		# (in a subshell so bash's "Killed" notice stays out of the log)
+		wrc=$( { HV_DISK_FAULT=pwrite:$n:kill "$TOOL" write "$img" $seed 40 \
+			>"$TMP/acks" 2>"$TMP/werr"; echo $?; } 2>/dev/null )
 		[ $wrc -eq 137 ] && killed=$((killed + 1))
 		acked=$(tail -n 1 "$TMP/acks" | awk '{print $2}')
 		acked=${acked:--1}
