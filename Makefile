@@ -29,7 +29,7 @@ AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 
 .PHONY: all asan check run bench deps clean fuzz
-all: $(B)/hv $(addprefix $(B)/,$(WORKER))
+all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -52,6 +52,10 @@ $(B)/asan/hv: $(call AOBJ,$(HV_SRC)) $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
 $(B)/hv-worker: $(B)/obj/engine/vm/worker-main.o $(B)/libhv.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# one VM in one process, for tests and benchmarks (tests/tools/vmm-run.c)
+$(B)/vmm-run: $(B)/obj/tests/tools/vmm-run.o $(B)/libhv.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/asan/hv-worker: $(B)/asan/obj/engine/vm/worker-main.o $(B)/asan/libhv.a
