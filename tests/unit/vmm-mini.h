@@ -17,7 +17,7 @@
 
 #define MINI_LOAD	0x100000u
 
-static void
+static inline void
 le(uint8_t *p, uint64_t v, int n)
 {
 	int i;
@@ -27,7 +27,7 @@ le(uint8_t *p, uint64_t v, int n)
 }
 
 /* write an ELF64 PVH image of code to path; 0 on success */
-static int
+static inline int
 mini_elf(const char *path, const uint8_t *code, size_t len)
 {
 	uint8_t f[0x1000 + 4096] = { 0 };
@@ -72,7 +72,7 @@ mini_elf(const char *path, const uint8_t *code, size_t len)
 	return fclose(fp) == 0 && n == 0x1000 + len ? 0 : -1;
 }
 
-static bool
+static inline bool
 kvm_usable(const char **why)
 {
 	int fd;
@@ -91,7 +91,7 @@ kvm_usable(const char **why)
 }
 
 /* wait up to ms for the VM to stop by itself, collecting the console */
-static bool
+static inline bool
 mini_wait(struct vmm *vm, char *out, size_t outlen, int ms)
 {
 	size_t got = strlen(out);
