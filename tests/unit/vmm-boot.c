@@ -207,6 +207,75 @@ test_reset_and_fault(void)
 	ok(strstr(e.msg, "rip=") != NULL, "... reported with registers: %s", e.msg);
 }
 
+/* a bzImage-shaped file whose startup_64 reports RSI through 0xF4 */
+static void
+test_linux64(void)
+{
+	static const uint8_t code[] = {
+		0x48, 0x89, 0xF0,	/* mov rax, rsi */
+		0xE7, 0xF4,		/* out 0xf4, eax */
+		0xF4,
+	};
+	struct vmm_config c = { .mem_bytes = 64ull << 20, .vcpus = 1,
+				.generation = 2, .kernel = elf,
+				.cmdline = "console=ttyS0" };
+	static uint8_t img[5 * 512 + 0x1000];
+	char out[64] = "";
+	struct vmm_exit e = { 0 };
+	struct hv_err err;
+	struct vmm *vm;
+	FILE *f;
+
+	img[0x1F1] = 4;
+	put_le16(img + 0x1FE, 0xAA55);
+	img[0x201] = 0x6A;
+	memcpy(img + 0x202, "HdrS", 4);
+	put_le16(img + 0x206, 0x020F);
+	img[0x211] = 1;
+	img[0x236] = 1;
+	put_le32(img + 0x238, 255);
+	put_le32(img + 0x22C, 0x7FFFFFFF);
+	memcpy(img + 5 * 512 + 0x200, code, sizeof code);
+	f = fopen(elf, "w");
+	if (!f || fwrite(img, 1, sizeof img, f) != sizeof img || fclose(f) != 0)
+		return;
+	if (vmm_create(&vm, &c, &err) != 0 || vmm_start(vm, &err) != 0) {
+		ok(0, "bzImage VM starts: %s", err.msg);
+		return;
+	}
+	mini_wait(vm, out, sizeof out, 20000);
+	vmm_exit_info(vm, &e);
+	vmm_destroy(vm);
+	is_int(e.code, (int)((BOOT_ZERO_PAGE << 1) | 1),
+	       "bzImage: startup_64 runs in long mode with RSI = zero page (%s)",
+	       e.msg);
+}
+
+/* 4 GiB of RAM: two memslots around the PCI hole */
+static void
+test_big(void)
+{
+	static const uint8_t code[] = { 0xB0, 0x07, 0xE6, 0xF4, 0xF4 };
+	struct vmm_config c = { .mem_bytes = 4ull << 30, .vcpus = 1,
+				.generation = 2, .kernel = elf };
+	char out[64] = "";
+	struct vmm_exit e = { 0 };
+	struct hv_err err;
+	struct vmm *vm;
+
+	if (mini_elf(elf, code, sizeof code) != 0)
+		return;
+	if (vmm_create(&vm, &c, &err) != 0 || vmm_start(vm, &err) != 0) {
+		ok(0, "4 GiB VM starts: %s", err.msg);
+		return;
+	}
+	is_int(vm->mem.low, 3ull << 30, "4 GiB: 3 GiB below the hole");
+	mini_wait(vm, out, sizeof out, 20000);
+	vmm_exit_info(vm, &e);
+	vmm_destroy(vm);
+	is_int(e.code, 15, "4 GiB guest runs");
+}
+
 static void
 test_lifecycle(void)
 {
@@ -245,6 +314,8 @@ main(void)
 	test_serial_input();
 	test_pci_cmos();
 	test_reset_and_fault();
+	test_linux64();
+	test_big();
 	test_lifecycle();
 	unlink(elf);
 	rmdir(dir);
