@@ -9,6 +9,7 @@
  * Needs root and /dev/kvm (a VM is created, never run).
  */
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "engine/vm/vmm-int.h"
@@ -361,6 +362,83 @@ h_bad_ring(void)
 	mmio_wr(common + 0x1C, 1, 2);
 }
 
+/*
+ * The guest kicks: a few 32-bit instructions enable the LAPIC and write
+ * the notify address. The kick must reach the device through the
+ * ioeventfd (no MMIO exit), and the completion interrupt through the
+ * irqfd and MSI route into the LAPIC's IRR (IF=0, so it stays there).
+ */
+static void
+test_guest_kick(void)
+{
+	uint8_t code[] = {
+		0xC7, 0x05, 0xF0, 0x00, 0xE0, 0xFE, 0xFF, 0x01, 0x00, 0x00,
+		0xB8, 0, 0, 0, 0,		/* mov eax, notify */
+		0x66, 0xC7, 0x00, 0x00, 0x00,	/* mov word [eax], 0 */
+		0xEB, 0xFE,
+	};
+	unsigned msix = 0, at = cfg_read(1, 0x34) & 0xFF;
+	struct kvm_lapic_state lapic;
+	struct vmm_stats st;
+	struct hv_err err;
+	uint32_t a, v;
+	int i;
+
+	while (at) {
+		if ((cfg_read(1, at) & 0xFF) == 0x11)
+			msix = at;
+		at = cfg_read(1, at + 1) & 0xFF;
+	}
+	ok(msix != 0, "MSI-X capability present");
+	driver_init(1ull << 32);
+	mmio_wr(common + 0x14, 0, 1);
+	driver_init(1ull << 32);
+	mmio_wr(0x4000, 0xFEE00000u, 4);	/* vector 0 -> APIC 0, 0x30 */
+	mmio_wr(0x4004, 0, 4);
+	mmio_wr(0x4008, 0x30, 4);
+	mmio_wr(0x400C, 0, 4);			/* unmasked */
+	a = 0x80000000u | 1 << 11 | msix;
+	v = 0x8000u << 16;			/* message control: enable */
+	bus_access(&vm->pio, 0xCF8, &a, 4, true);
+	bus_access(&vm->pio, 0xCFC, &v, 4, true);
+	/* queue 0 is live; re-program its vector before re-enabling */
+	mmio_wr(common + 0x14, 0, 1);
+	mmio_wr(common + 0x14, 3, 1);
+	mmio_wr(common + 0x0C, 0, 4);
+	mmio_wr(common + 0x08, 1, 4);
+	mmio_wr(common + 0x0C, 1, 4);
+	mmio_wr(common + 0x14, 3 | 8, 1);
+	mmio_wr(common + 0x16, 0, 2);
+	mmio_wr(common + 0x18, QSZ, 2);
+	mmio_wr(common + 0x1A, 0, 2);		/* queue vector 0 */
+	mmio_wr(common + 0x20, DESC, 8);
+	mmio_wr(common + 0x28, AVAIL, 8);
+	mmio_wr(common + 0x30, USED, 8);
+	mmio_wr(common + 0x1C, 1, 2);
+	mmio_wr(common + 0x14, 0x0F, 1);
+	memset(ram(DESC), 0, 0x4000);
+	avail_idx = used_seen = 0;
+	put_le32(ram(HDR), 4);			/* a flush */
+	desc(DESC, 0, HDR, 16, 1, 1);
+	desc(DESC, 1, STATUS, 1, 2, 0);
+	put_le16(ram(AVAIL + 4), 0);
+	put_le16(ram(AVAIL + 2), 1);
+	put_le32(code + 11, bar + notify);
+	memcpy(ram(0x100000), code, sizeof code);
+	if (!ok(vmm_start(vm, &err) == 0, "guest started"))
+		return;
+	for (i = 0; i < 500 && get_le16(ram(USED + 2)) == 0; i++)
+		usleep(10000);
+	is_int(get_le16(ram(USED + 2)), 1, "the guest's kick was served");
+	vmm_stats(vm, &st);
+	is_int(st.exits[KVM_EXIT_MMIO], 0, "... through the ioeventfd (no MMIO exit)");
+	is_int(vmm_pause(vm), 0, "paused to look at the LAPIC");
+	ok(ioctl(vm->vcpus[0].fd, KVM_GET_LAPIC, &lapic) == 0 &&
+	   (get_le32((uint8_t *)lapic.regs + 0x200 + 0x10) & 1u << (0x30 % 32)),
+	   "vector 0x30 pending in the IRR: irqfd + MSI route work");
+	vmm_stop(vm);
+}
+
 static int
 setup(void)
 {
@@ -411,6 +489,7 @@ main(void)
 	hostile("readable after writable", h_write_then_read);
 	hostile("no status byte", h_no_status);
 	hostile("rings outside RAM", h_bad_ring);
+	test_guest_kick();
 	vmm_destroy(vm);
 	unlink(img);
 	unlink(elf);
