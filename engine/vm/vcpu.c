@@ -78,7 +78,7 @@ vmm_request_stop(struct vmm *vm, enum vmm_exit_reason r, int code,
 	if (first) {
 		if (r != VMM_EXIT_POWEROFF && r != VMM_EXIT_DEBUG)
 			vmm_log(vm, "stopping: %s", vm->exit.msg);
-		if (write(vm->wait_fd, &one, sizeof one) < 0)
+		if (vm->wait_fd >= 0 && write(vm->wait_fd, &one, sizeof one) < 0)
 			vmm_log(vm, "wait eventfd: %s", strerror(errno));
 	}
 }

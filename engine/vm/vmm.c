@@ -54,11 +54,15 @@ fds_setup(struct vmm *vm, struct hv_err *err)
 static void
 vmm_init_struct(struct vmm *vm, const struct vmm_config *c)
 {
+	int i;
+
 	vm->cfg = *c;
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->wait_fd = vm->console_rd = vm->console_wr = -1;
 	vm->epoll_fd = vm->io_stop_fd = -1;
 	vm->nvcpus = c->vcpus;
+	for (i = 0; i < VMM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;	/* destroy may run before they exist */
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	pthread_mutex_init(&vm->gsi_lock, NULL);
@@ -105,7 +109,6 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 	for (i = 0; i < vm->nvcpus; i++) {
 		vm->vcpus[i].vm = vm;
 		vm->vcpus[i].id = i;
-		vm->vcpus[i].fd = -1;
 		if (kvm_vcpu_setup(vm, &vm->vcpus[i], err) != 0)
 			goto fail;
 	}

@@ -277,6 +277,35 @@ test_big(void)
 }
 
 static void
+test_bad_config(void)
+{
+	struct vmm_config good = { .mem_bytes = 64ull << 20, .vcpus = 1,
+				   .generation = 2, .kernel = elf };
+	struct vmm_config c;
+	struct hv_err err;
+	struct vmm *vm;
+
+	c = good;
+	c.mem_bytes = 3 << 20;
+	ok(vmm_create(&vm, &c, &err) != 0 && !vm, "3 MiB refused: %s", err.msg);
+	c = good;
+	c.vcpus = 0;
+	ok(vmm_create(&vm, &c, &err) != 0, "0 vCPUs refused: %s", err.msg);
+	c = good;
+	c.generation = 1;
+	ok(vmm_create(&vm, &c, &err) != 0, "Gen1 refused for now: %s", err.msg);
+	c = good;
+	c.kernel = "/nonexistent/kernel";
+	ok(vmm_create(&vm, &c, &err) != 0, "missing kernel: %s", err.msg);
+	c = good;
+	c.ndisks = 1;
+	c.disks[0].path = "/nonexistent/disk.vhdx";
+	ok(vmm_create(&vm, &c, &err) != 0, "missing disk: %s", err.msg);
+	ok(fcntl(0, F_GETFD) >= 0 && fcntl(1, F_GETFD) >= 0,
+	   "failed creates closed nothing of ours");
+}
+
+static void
 test_lifecycle(void)
 {
 	static const uint8_t spin[] = { 0xEB, 0xFE };	/* jmp . */
@@ -315,6 +344,7 @@ main(void)
 	test_pci_cmos();
 	test_reset_and_fault();
 	test_linux64();
+	test_bad_config();
 	test_big();
 	test_lifecycle();
 	unlink(elf);
