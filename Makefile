@@ -31,6 +31,9 @@ WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 .PHONY: all asan check run bench deps clean fuzz
 all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run
 
+# the probe guest and its host-side pattern tool (adds to all)
+include tests/guest/guest.mk
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
