@@ -59,7 +59,7 @@ $(B)/hv-worker: $(B)/obj/engine/vm/worker-main.o $(B)/libhv.a
 
 # one VM in one process, for tests and benchmarks (tests/tools/vmm-run.c)
 $(B)/vmm-run: $(B)/obj/tests/tools/vmm-run.o $(B)/libhv.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
 
 $(B)/asan/hv-worker: $(B)/asan/obj/engine/vm/worker-main.o $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)

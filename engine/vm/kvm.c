@@ -106,6 +106,8 @@ kvm_vm_setup(struct vmm *vm, struct hv_err *err)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return hv_fail(err, HV_EIO, "KVM_CREATE_VM: %s", strerror(errno));
+	if (mem_setup(vm, err) != 0)
+		return -1;
 	/* both only matter on VMX hosts; PVM may refuse them harmlessly */
 	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_ADDR);
 	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
@@ -117,7 +119,7 @@ kvm_vm_setup(struct vmm *vm, struct hv_err *err)
 	vm->ioeventfd_any_len = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 				      KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	gsi_defaults(vm);
-	return mem_setup(vm, err);
+	return 0;
 }
 
 void
@@ -231,7 +233,7 @@ vmm_msi_route(struct vmm *vm, int gsi, uint64_t addr, uint32_t data)
 static struct kvm_cpuid2 *
 supported_cpuid(int kvm_fd)
 {
-	int n = 64;
+	int n = 256;	/* enough for today's CPUs: one ioctl, no retry */
 
 	for (;;) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) +
