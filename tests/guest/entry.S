@@ -167,6 +167,38 @@ isr_common:
 2:	hlt
 	jmp 2b
 
+/*
+ * Idle without burning the host CPU: ring 3 calls idle_halt() with a
+ * LAPIC one-shot timer armed.  kvm_pvm answers `int n` from ring 3 with
+ * #UD and runs syscall as a PVM-guest entry, so the way into ring 0 is an
+ * exception: ud2 at idle_ud2.  isr_ud sees that RIP, steps over the ud2,
+ * halts with interrupts on until one arrives (the sti shadow keeps it from
+ * slipping in before the hlt) and returns to ring 3.  Any other #UD is a
+ * fault like the rest.
+ */
+	.globl idle_halt, isr_ud, isr_ignore
+idle_halt:
+idle_ud2:
+	ud2
+	ret
+
+isr_ud:
+	cmpq $idle_ud2, (%rsp)
+	jne isr_stub_base + 16 * 6
+	addq $2, (%rsp)
+	sti
+	hlt
+	cli
+	iretq
+
+/* every vector from 32 up (timer, strays): EOI the LAPIC and go on */
+isr_ignore:
+	pushq %rax
+	movl $0xFEE000B0, %eax
+	movl $0, (%rax)
+	popq %rax
+	iretq
+
 /* ---- descriptor tables ---- */
 	.data
 	.balign 16

@@ -44,6 +44,12 @@ extern uint64_t pdpt[512];
 extern uint8_t pt_spare[8][4096];
 extern uint8_t idt[4096];
 extern uint8_t isr_stub_base[];
+extern uint8_t isr_ignore[], isr_ud[];
+void idle_halt(void);
+
+#define LAPIC			((volatile uint8_t *)0xFEE00000ul)
+#define TIMER_VECTOR		0x40
+#define IDLE_TICK_NS		10000000u	/* console poll: 100 Hz */
 extern uint8_t __image_end[];
 
 uint64_t ram_top;
@@ -98,18 +104,63 @@ pt_map_high(uint64_t phys, uint64_t len)
 /* ---- exceptions ---- */
 
 static void
+idt_gate(int v, void *handler, int dpl)
+{
+	uint64_t *g = (uint64_t *)idt, off = (uintptr_t)handler;
+
+	g[2 * v] = (off & 0xFFFF) | (0x08ull << 16) |
+		   (uint64_t)(0x8E | dpl << 5) << 40 | ((off >> 16) & 0xFFFF) << 48;
+	g[2 * v + 1] = off >> 32;
+}
+
+static void
 idt_init(void)
 {
-	uint64_t *g = (uint64_t *)idt;
 	int v;
 
-	for (v = 0; v < 32; v++) {
-		uint64_t off = (uintptr_t)isr_stub_base + 16 * v;
+	for (v = 0; v < 32; v++)
+		idt_gate(v, isr_stub_base + 16 * v, 0);
+	idt_gate(6, isr_ud, 0);		/* #UD, and idle_halt() */
+	for (v = 32; v < 256; v++)
+		idt_gate(v, isr_ignore, 0);
+}
 
-		g[2 * v] = (off & 0xFFFF) | (0x08ull << 16) | (0x8Eull << 40) |
-			   ((off >> 16) & 0xFFFF) << 48;
-		g[2 * v + 1] = off >> 32;
+/*
+ * The 8259s: moved off the exception vectors (SeaBIOS leaves them at 8)
+ * and masked, so only the LAPIC timer wakes idle_halt().
+ */
+static void
+pic_quiet(void)
+{
+	static const uint8_t icw[2][4] = { { 0x11, 0x20, 0x04, 0x01 },
+					   { 0x11, 0x28, 0x02, 0x01 } };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		uint16_t base = i ? 0xA0 : 0x20;
+
+		outb(base, icw[i][0]);
+		outb(base + 1, icw[i][1]);
+		outb(base + 1, icw[i][2]);
+		outb(base + 1, icw[i][3]);
+		outb(base + 1, 0xFF);
 	}
+}
+
+/* the LAPIC timer as a one-shot wake-up (KVM's LAPIC counts 1 GHz) */
+static bool
+lapic_timer_init(void)
+{
+	uint32_t r[4];
+
+	cpuid(1, 0, r);
+	if (!(r[3] & (1u << 9)))
+		return false;
+	pic_quiet();
+	mmio_w32(LAPIC + 0xF0, 0x1FF);		/* enabled, spurious 0xFF */
+	mmio_w32(LAPIC + 0x3E0, 0xB);		/* divide by 1 */
+	mmio_w32(LAPIC + 0x320, TIMER_VECTOR);	/* one-shot */
+	return true;
 }
 
 /* called from isr_common in ring 0; frame: r15..rax, vector, err, iret */
@@ -355,20 +406,29 @@ run_command(char *c)
 	return -2;
 }
 
-/* serial console: a line at a time, polled about every millisecond */
+/*
+ * serial console: a line at a time, polled every 10 ms from a halted CPU
+ * (LAPIC timer), or about every millisecond by spinning without a LAPIC
+ */
 static void
 idle(int status)
 {
 	char line[256];
 	size_t n = 0;
 	uint64_t last = 0;
+	bool halt = lapic_timer_init();
 
 	for (;;) {
 		int ch;
 
-		while (rdtsc() - last < (1u << 21))
-			cpu_relax();
-		last = rdtsc();
+		if (halt) {
+			mmio_w32(LAPIC + 0x380, IDLE_TICK_NS);
+			idle_halt();
+		} else {
+			while (rdtsc() - last < (1u << 21))
+				cpu_relax();
+			last = rdtsc();
+		}
 		while ((ch = serial_getc()) >= 0) {
 			if (ch != '\r' && ch != '\n') {
 				if (n < sizeof(line) - 1)
