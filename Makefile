@@ -31,7 +31,10 @@ WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 .PHONY: all asan check run bench deps clean fuzz
 # objects made on the way to a test binary are kept, not rebuilt each time
 .SECONDARY:
-all: $(B)/hv $(addprefix $(B)/,$(WORKER))
+all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run
+
+# the probe guest and its host-side pattern tool (adds to all)
+include tests/guest/guest.mk
 
 # V=1 shows the whole compiler lines
 Q	   = $(if $(V),,@)
@@ -58,8 +61,13 @@ $(B)/hv: $(call OBJ,$(HV_SRC)) $(B)/libhv.a
 $(B)/asan/hv: $(call AOBJ,$(HV_SRC)) $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
+# --as-needed: a worker starts faster without the shell's libraries
 $(B)/hv-worker: $(B)/obj/engine/vm/worker-main.o $(B)/libhv.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
+
+# one VM in one process, for tests and benchmarks (tests/tools/vmm-run.c)
+$(B)/vmm-run: $(B)/obj/tests/tools/vmm-run.o $(B)/libhv.a
+	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
 
 $(B)/asan/hv-worker: $(B)/asan/obj/engine/vm/worker-main.o $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)

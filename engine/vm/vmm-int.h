@@ -1,0 +1,201 @@
+/*
+ * vmm-int.h - what the VMM's files share: guest memory, the I/O buses,
+ * interrupt lines and the struct vmm itself. Not for the worker.
+ */
+#ifndef HV_VMM_INT_H
+#define HV_VMM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "engine/vm/vmm.h"
+
+/* guest physical layout */
+#define MMIO_HOLE_START	0xC0000000ull	/* RAM above this moves to 4 GiB */
+#define MMIO_HOLE_END	0x100000000ull
+#define PCI_MMIO_BASE	0xC0000000ull	/* BARs the VMM assigns itself */
+#define PCI_MMIO_END	0xFEC00000ull
+#define IOAPIC_BASE	0xFEC00000ull
+#define LAPIC_BASE	0xFEE00000ull
+
+/* guest RAM: one mapping, at most two memslots around the hole */
+struct gmem {
+	uint8_t *host;
+	uint64_t size;		/* bytes of RAM */
+	uint64_t low;		/* bytes mapped at GPA 0 (<= MMIO_HOLE_START) */
+};
+
+/* host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL */
+static inline void *
+gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	uint64_t high = m->size - m->low;
+
+	if (len > m->size)
+		return NULL;
+	if (gpa < m->low && len <= m->low - gpa)
+		return m->host + gpa;
+	if (gpa >= MMIO_HOLE_END && gpa - MMIO_HOLE_END < high &&
+	    len <= high - (gpa - MMIO_HOLE_END))
+		return m->host + m->low + (gpa - MMIO_HOLE_END);
+	return NULL;
+}
+
+/* little-endian fields in guest memory and images */
+static inline void
+put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+static inline void
+put_le32(uint8_t *p, uint32_t v) { put_le16(p, v); put_le16(p + 2, v >> 16); }
+static inline void
+put_le64(uint8_t *p, uint64_t v) { put_le32(p, v); put_le32(p + 4, v >> 32); }
+static inline uint16_t
+get_le16(const uint8_t *p) { return p[0] | (uint16_t)p[1] << 8; }
+static inline uint32_t
+get_le32(const uint8_t *p) { return get_le16(p) | (uint32_t)get_le16(p + 2) << 16; }
+static inline uint64_t
+get_le64(const uint8_t *p) { return get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
+
+
+/* one I/O port or MMIO range and who serves it */
+typedef void (*bus_fn)(void *opaque, uint64_t off, void *data, int len,
+		       bool write);
+
+struct bus_range {
+	uint64_t base, len;
+	bus_fn fn;
+	void *opaque;
+};
+
+#define BUS_MAX	64
+
+struct bus {
+	pthread_mutex_t lock;	/* ranges move when a guest sets a BAR */
+	int n;
+	struct bus_range r[BUS_MAX];
+};
+
+int bus_add(struct bus *b, uint64_t base, uint64_t len, bus_fn fn,
+	    void *opaque);
+void bus_move(struct bus *b, void *opaque, uint64_t old, uint64_t base);
+/* false: nobody serves addr (reads then give all ones) */
+bool bus_access(struct bus *b, uint64_t addr, void *data, int len,
+		bool write);
+
+struct vcpu {
+	struct vmm *vm;
+	int id, fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+	uint64_t exits[VMM_NR_EXIT_KINDS];	/* written by its thread only */
+};
+
+enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPING };
+
+struct serial;
+struct pci_bus;
+struct virtio_blk;
+
+#define VMM_MAX_GSI	256
+#define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + 8)
+#define GSI_MSI_BASE	24	/* 0..23: the in-kernel PIC/IOAPIC pins */
+
+struct vmm {
+	struct vmm_config cfg;
+	int kvm_fd, vm_fd;
+	struct gmem mem;
+	int nvcpus;
+	struct vcpu vcpus[VMM_MAX_VCPUS];
+	struct bus pio, mmio;
+
+	/* lifecycle: state changes under lock, vCPUs wait on cond */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum vm_state state;
+	int parked;		/* vCPUs sitting in the pause wait */
+	struct vmm_exit exit;
+	int wait_fd;		/* eventfd: stopped */
+	int console_rd, console_wr;
+	atomic_ullong console_dropped;
+	atomic_ullong pio_unhandled, mmio_unhandled, needs_reset;
+
+	/* devices */
+	struct serial *serial;
+	void *legacy;
+	struct pci_bus *pci;
+	int nblk;
+	struct virtio_blk *blk[VMM_MAX_DISKS];
+
+	/* MSI routing: the whole table is sent on every change */
+	pthread_mutex_t gsi_lock;
+	int ngsi;
+	struct kvm_irq_routing_entry gsi[VMM_MAX_GSI];
+	bool gsi_used[VMM_MAX_GSI];
+
+	/* ioeventfds served by one I/O thread */
+	int epoll_fd, io_stop_fd;
+	int nwatch;
+	struct io_watch {
+		int fd;
+		void (*fn)(void *opaque);
+		void *opaque;
+	} watch[VMM_MAX_WATCH];
+	pthread_t io_thread;
+	bool io_started;
+	bool ioeventfd_any_len;
+};
+
+/* kvm.c */
+int kvm_vm_setup(struct vmm *vm, struct hv_err *err);
+int kvm_vcpu_setup(struct vmm *vm, struct vcpu *v, struct hv_err *err);
+void kvm_vm_teardown(struct vmm *vm);
+void vmm_irq_line(struct vmm *vm, int gsi, int level);
+int vmm_msi_route(struct vmm *vm, int gsi, uint64_t addr, uint32_t data);
+int vmm_gsi_alloc(struct vmm *vm);
+void vmm_gsi_free(struct vmm *vm, int gsi);
+
+/* vcpu.c */
+int vcpu_start_all(struct vmm *vm, struct hv_err *err);
+void vcpu_kick_all(struct vmm *vm);
+void vcpu_join_all(struct vmm *vm);
+/* a device or exit says the VM is over: first reason wins */
+void vmm_request_stop(struct vmm *vm, enum vmm_exit_reason r, int code,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void vmm_log(struct vmm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* boot.c: CPU state the loaders ask for */
+enum boot_mode { BOOT_PVH32, BOOT_LINUX64 };
+
+struct boot_cpu {
+	enum boot_mode mode;
+	uint64_t rip, rsp, rbx, rsi;
+	uint64_t cr3;		/* BOOT_LINUX64: page tables */
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+};
+
+int vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err);
+int kvm_vcpu_boot_regs(struct vcpu *v, const struct boot_cpu *cpu,
+		       struct hv_err *err);
+
+/* devices */
+int serial_init(struct vmm *vm, struct hv_err *err);
+void serial_free(struct vmm *vm);
+int serial_input(struct serial *s, const void *buf, size_t len);
+int legacy_init(struct vmm *vm, struct hv_err *err);
+void legacy_free(struct vmm *vm);
+int pci_init(struct vmm *vm, struct hv_err *err);
+void pci_free(struct vmm *vm);
+/* io-thread.c: fn(opaque) runs on the I/O thread when fd is readable */
+int io_init(struct vmm *vm, struct hv_err *err);
+int io_watch(struct vmm *vm, int fd, void (*fn)(void *), void *opaque);
+int io_thread_start(struct vmm *vm, struct hv_err *err);
+void io_thread_stop(struct vmm *vm);
+
+#endif

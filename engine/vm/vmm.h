@@ -1,0 +1,112 @@
+/*
+ * vmm.h - hv's virtual machine monitor on /dev/kvm: one VM, its vCPU
+ * threads, its devices (8250 serial, i8042 reset, CMOS/RTC, debug-exit,
+ * PCI host bridge, virtio-pci modern + virtio-blk) and direct kernel boot
+ * (PVH ELF entry or Linux bzImage 64-bit protocol).
+ *
+ * The worker process owns one struct vmm:
+ *
+ *	vmm_create(&vm, &cfg, &err);	 KVM VM, RAM, devices, kernel loaded
+ *	vmm_start(vm, &err);		 vCPU + I/O threads; returns at once
+ *	poll vmm_console_fd(vm) and vmm_wait_fd(vm) in the event loop
+ *	vmm_exit_info(vm, &e);		 why it stopped by itself
+ *	vmm_destroy(vm);
+ *
+ * Calls are made from one control thread; vCPU and I/O threads are
+ * internal. Nothing here calls exit() or touches global state, except
+ * that vmm_create() installs a no-op handler for VMM_KICK_SIGNAL (used
+ * to pull vCPU threads out of KVM_RUN).
+ */
+#ifndef HV_VMM_H
+#define HV_VMM_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/err.h"
+
+#define VMM_MAX_VCPUS	64
+#define VMM_MAX_DISKS	16
+#define VMM_KICK_SIGNAL	SIGUSR1
+
+struct vmm;
+
+struct vmm_disk_config {
+	const char *path;	/* any format engine/disk opens */
+	bool readonly;
+	char serial[21];	/* VIRTIO_BLK_T_GET_ID; "" = none */
+};
+
+struct vmm_config {
+	uint64_t mem_bytes;	/* guest RAM, multiple of 2 MiB, >= 16 MiB */
+	int vcpus;		/* 1..VMM_MAX_VCPUS (APs wait for INIT/SIPI) */
+	int generation;		/* 2: direct kernel boot; 1: firmware (later) */
+	const char *kernel;	/* PVH ELF or bzImage (Gen2) */
+	const char *initrd;	/* NULL: none */
+	const char *cmdline;	/* NULL: "" */
+	const char *firmware;	/* Gen1 BIOS image (not yet) */
+	int ndisks;
+	struct vmm_disk_config disks[VMM_MAX_DISKS];
+};
+
+enum vmm_exit_reason {
+	VMM_EXIT_NONE = 0,	/* still running (or never started) */
+	VMM_EXIT_POWEROFF,	/* vmm_stop(), or the guest powered off */
+	VMM_EXIT_RESET,		/* guest asked for a reset (i8042 0xFE, ...) */
+	VMM_EXIT_DEBUG,		/* debug-exit port: code = (v << 1) | 1 */
+	VMM_EXIT_TRIPLE_FAULT,	/* KVM_EXIT_SHUTDOWN */
+	VMM_EXIT_INTERNAL,	/* emulation failure, failed entry, ...: msg */
+};
+
+struct vmm_exit {
+	enum vmm_exit_reason reason;
+	int code;		/* VMM_EXIT_DEBUG: the exit status */
+	char msg[512];		/* one line, with registers where they help */
+};
+
+/* counters indexed by KVM_EXIT_* (linux/kvm.h); see vmm_exit_name() */
+#define VMM_NR_EXIT_KINDS	64
+
+struct vmm_disk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes, other;
+	uint64_t read_bytes, write_bytes;
+	uint64_t errors;	/* requests answered with IOERR/UNSUPP */
+};
+
+struct vmm_stats {
+	uint64_t exits[VMM_NR_EXIT_KINDS];	/* summed over vCPUs */
+	uint64_t exits_total;
+	uint64_t pio_unhandled, mmio_unhandled;
+	int ndisks;
+	struct vmm_disk_stats disks[VMM_MAX_DISKS];
+	uint64_t needs_reset;	/* virtio devices put in DEVICE_NEEDS_RESET */
+	uint64_t console_dropped;	/* bytes lost on a full console pipe */
+};
+
+int vmm_create(struct vmm **out, const struct vmm_config *c,
+	       struct hv_err *err);
+int vmm_start(struct vmm *vm, struct hv_err *err);
+/* All vCPUs out of KVM_RUN and parked; 0, or -1 if not running. */
+int vmm_pause(struct vmm *vm);
+int vmm_resume(struct vmm *vm);
+bool vmm_paused(struct vmm *vm);
+/* Turn off: vCPUs stop, exit info says POWEROFF unless it already said why. */
+void vmm_stop(struct vmm *vm);
+void vmm_destroy(struct vmm *vm);
+
+/* read end of a nonblocking pipe carrying all the guest writes to COM1 */
+int vmm_console_fd(struct vmm *vm);
+/* feed COM1's receive FIFO; returns bytes taken (the FIFO may be full) */
+int vmm_console_input(struct vmm *vm, const void *buf, size_t len);
+/* eventfd, readable once the VM stopped by itself (or was stopped) */
+int vmm_wait_fd(struct vmm *vm);
+bool vmm_running(struct vmm *vm);
+
+void vmm_exit_info(struct vmm *vm, struct vmm_exit *e);
+void vmm_stats(struct vmm *vm, struct vmm_stats *s);
+const char *vmm_exit_name(int kvm_exit_reason);	/* "io", "mmio", ... */
+const char *vmm_exit_reason_name(enum vmm_exit_reason r); /* "poweroff" */
+
+#endif

@@ -1,0 +1,544 @@
+/*
+ * worker-main.c - build/hv-worker: the process that owns one running VM.
+ *
+ *	hv-worker --home HV_HOME [--ready-fd N] NAME
+ *
+ * Started detached by hv_vm_start() (engine/lifecycle.c). It holds
+ * run/NAME.lock for its whole life (how readers tell a live worker from a
+ * dead one), serves run/NAME.sock (0600, one JSON object a line: status,
+ * stats, pause, resume, stop, shutdown, console), keeps the serial
+ * console in a ring buffer and log/NAME.console.log, and records the VM's
+ * state in the inventory. One epoll loop (redis's ae idea); the vCPU
+ * threads live in the VMM and only run KVM_RUN and device code.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/hv.h"
+#include "engine/vm/vmm.h"
+
+#define RING_SIZE	(64 * 1024)
+#define MAX_CLIENTS	32
+#define LINE_MAX_LEN	4096
+
+struct client {
+	int fd;
+	bool console;		/* raw console stream after {"cmd":"console"} */
+	char buf[LINE_MAX_LEN];
+	size_t len;
+};
+
+struct worker {
+	struct hv_ctx *hv;
+	struct hv_vm vm;
+	struct vmm *vmm;
+	int epfd, listen_fd, sig_fd, console_fd, wait_fd, log_fd;
+	struct client clients[MAX_CLIENTS];
+	char ring[RING_SIZE];	/* console output nobody may have seen yet */
+	size_t ring_head;	/* total bytes ever written */
+	bool paused, quit;
+	char exit_why[128];
+	char sock_path[HV_PATH_MAX + 128];
+};
+
+static void
+logf_(const char *fmt, ...)
+{
+	char ts[32];
+	time_t t = time(NULL);
+	va_list ap;
+
+	strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", localtime(&t));
+	fprintf(stderr, "%s hv-worker[%d]: ", ts, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* --- console ----------------------------------------------------------- */
+
+static void
+ring_put(struct worker *w, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		w->ring[(w->ring_head + i) % RING_SIZE] = p[i];
+	w->ring_head += n;
+}
+
+static void client_close(struct worker *w, struct client *c);
+
+static void
+console_output(struct worker *w)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(w->console_fd, buf, sizeof buf)) > 0) {
+		ring_put(w, buf, (size_t)n);
+		if (w->log_fd >= 0 && write(w->log_fd, buf, (size_t)n) != n)
+			logf_("console log write failed: %s", strerror(errno));
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = &w->clients[i];
+
+			/* a console client that cannot keep up is dropped, not waited for */
+			if (c->fd >= 0 && c->console &&
+			    send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+				client_close(w, c);
+		}
+	}
+}
+
+static void
+console_backlog(struct worker *w, struct client *c)
+{
+	size_t have = w->ring_head < RING_SIZE ? w->ring_head : RING_SIZE;
+	size_t start = w->ring_head - have;
+
+	for (size_t done = 0; done < have;) {
+		size_t off = (start + done) % RING_SIZE;
+		size_t chunk = RING_SIZE - off < have - done ? RING_SIZE - off : have - done;
+
+		if (send(c->fd, w->ring + off, chunk, MSG_NOSIGNAL) != (ssize_t)chunk)
+			return;
+		done += chunk;
+	}
+}
+
+/* --- control socket ---------------------------------------------------- */
+
+static void
+client_close(struct worker *w, struct client *c)
+{
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->console = false;
+	c->len = 0;
+}
+
+static void
+reply(struct client *c, cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+
+	if (s != NULL) {
+		size_t n = strlen(s);
+
+		s[n] = '\n';	/* replaces the NUL; we send n + 1 bytes */
+		if (send(c->fd, s, n + 1, MSG_NOSIGNAL) < 0)
+			logf_("reply: %s", strerror(errno));
+		free(s);
+	}
+	cJSON_Delete(j);
+}
+
+static void
+reply_ok(struct client *c)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(j, "ok", true);
+	reply(c, j);
+}
+
+static void
+reply_err(struct client *c, const char *msg)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(j, "ok", false);
+	cJSON_AddStringToObject(j, "error", msg);
+	reply(c, j);
+}
+
+static void
+set_state(struct worker *w, const char *state, const char *why)
+{
+	struct hv_err err;
+
+	if (hv_vm_set_runtime(w->hv, w->vm.name, state,
+			      strcmp(state, "Off") == 0 ? 0 : (int)getpid(), why, &err) != 0)
+		logf_("cannot record state %s: %s", state, err.msg);
+}
+
+static cJSON *
+stats_json(struct worker *w)
+{
+	struct vmm_stats s;
+	cJSON *j = cJSON_CreateObject(), *e, *d;
+
+	vmm_stats(w->vmm, &s);
+	e = cJSON_AddObjectToObject(j, "exits");
+	for (int i = 0; i < VMM_NR_EXIT_KINDS; i++)
+		if (s.exits[i] != 0)
+			cJSON_AddNumberToObject(e, vmm_exit_name(i), (double)s.exits[i]);
+	cJSON_AddNumberToObject(j, "exits_total", (double)s.exits_total);
+	d = cJSON_AddArrayToObject(j, "disks");
+	for (int i = 0; i < s.ndisks; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "path", w->vm.disks[i]);
+		cJSON_AddNumberToObject(o, "read_requests", (double)s.disks[i].reads);
+		cJSON_AddNumberToObject(o, "read_bytes", (double)s.disks[i].read_bytes);
+		cJSON_AddNumberToObject(o, "write_requests", (double)s.disks[i].writes);
+		cJSON_AddNumberToObject(o, "write_bytes", (double)s.disks[i].write_bytes);
+		cJSON_AddNumberToObject(o, "flush_requests", (double)s.disks[i].flushes);
+		cJSON_AddNumberToObject(o, "discard_requests", (double)s.disks[i].discards);
+		cJSON_AddNumberToObject(o, "errors", (double)s.disks[i].errors);
+		cJSON_AddItemToArray(d, o);
+	}
+	cJSON_AddNumberToObject(j, "device_resets", (double)s.needs_reset);
+	cJSON_AddNumberToObject(j, "console_bytes", (double)w->ring_head);
+	return j;
+}
+
+static void
+handle_request(struct worker *w, struct client *c, const char *line)
+{
+	cJSON *req = cJSON_Parse(line), *cmd = cJSON_GetObjectItem(req, "cmd");
+	const char *what = cJSON_IsString(cmd) ? cmd->valuestring : "";
+
+	if (strcmp(what, "status") == 0 || strcmp(what, "stats") == 0) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddBoolToObject(j, "ok", true);
+		cJSON_AddStringToObject(j, "state", w->paused ? "Paused" : "Running");
+		cJSON_AddNumberToObject(j, "pid", getpid());
+		cJSON_AddItemToObject(j, "stats", stats_json(w));
+		reply(c, j);
+	} else if (strcmp(what, "pause") == 0) {
+		if (w->paused) {
+			reply_err(c, "the VM is already paused");
+		} else if (vmm_pause(w->vmm) != 0) {
+			reply_err(c, "cannot pause the vCPUs");
+		} else {
+			w->paused = true;
+			set_state(w, "Paused", NULL);
+			reply_ok(c);
+		}
+	} else if (strcmp(what, "resume") == 0) {
+		if (!w->paused) {
+			reply_err(c, "the VM is not paused");
+		} else if (vmm_resume(w->vmm) != 0) {
+			reply_err(c, "cannot resume the vCPUs");
+		} else {
+			w->paused = false;
+			set_state(w, "Running", NULL);
+			reply_ok(c);
+		}
+	} else if (strcmp(what, "stop") == 0) {
+		snprintf(w->exit_why, sizeof w->exit_why, "turned off");
+		w->quit = true;
+		reply_ok(c);
+	} else if (strcmp(what, "shutdown") == 0) {
+		/* Gen2 probe guests obey a console line; ACPI comes with Gen1 */
+		static const char bye[] = "shutdown\n";
+
+		if (vmm_console_input(w->vmm, bye, sizeof bye - 1) != (int)sizeof bye - 1)
+			reply_err(c, "the guest's console does not take input now");
+		else
+			reply_ok(c);
+	} else if (strcmp(what, "console") == 0) {
+		reply_ok(c);
+		c->console = true;
+		console_backlog(w, c);
+	} else {
+		reply_err(c, "unknown request");
+	}
+	cJSON_Delete(req);
+}
+
+static void
+client_input(struct worker *w, struct client *c)
+{
+	ssize_t n;
+	char *nl;
+
+	if (c->console) {
+		char buf[1024];
+
+		n = read(c->fd, buf, sizeof buf);
+		if (n <= 0) {
+			client_close(w, c);
+			return;
+		}
+		vmm_console_input(w->vmm, buf, (size_t)n);
+		return;
+	}
+	n = read(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len);
+	if (n <= 0) {
+		client_close(w, c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	while (!c->console && (nl = strchr(c->buf, '\n')) != NULL) {
+		*nl = '\0';
+		handle_request(w, c, c->buf);
+		if (c->fd < 0)
+			return;
+		c->len -= (size_t)(nl + 1 - c->buf);
+		memmove(c->buf, nl + 1, c->len + 1);
+	}
+	if (c->len == sizeof c->buf - 1) {
+		reply_err(c, "request too long");
+		client_close(w, c);
+	}
+}
+
+static void
+accept_client(struct worker *w)
+{
+	int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &w->clients[i];
+
+		if (c->fd >= 0)
+			continue;
+		c->fd = fd;
+		c->len = 0;
+		c->console = false;
+		ev.data.ptr = c;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+		return;
+	}
+	close(fd);	/* too many clients */
+}
+
+/* --- setup ------------------------------------------------------------- */
+
+static int
+listen_socket(struct worker *w, struct hv_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd;
+
+	if (hv_vm_path(w->hv, w->vm.name, "sock", sa.sun_path, sizeof sa.sun_path) != 0)
+		return hv_fail(err, HV_EINVAL, "HV_HOME path too long for a socket");
+	snprintf(w->sock_path, sizeof w->sock_path, "%s", sa.sun_path);
+	unlink(sa.sun_path);	/* stale, from a worker that died: we hold the lock */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return hv_fail(err, HV_EIO, "socket: %s", strerror(errno));
+	old = umask(077);	/* the socket is born 0600 */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
+		umask(old);
+		close(fd);
+		return hv_fail(err, HV_EIO, "%s: %s", sa.sun_path, strerror(errno));
+	}
+	umask(old);
+	chmod(sa.sun_path, 0600);
+	w->listen_fd = fd;
+	return 0;
+}
+
+static int
+take_lock(struct worker *w, struct hv_err *err)
+{
+	char path[HV_PATH_MAX + 128];
+	int fd;
+
+	hv_vm_path(w->hv, w->vm.name, "lock", path, sizeof path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hv_fail(err, HV_EIO, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return hv_fail(err, HV_EBUSY, "VM '%s' already has a worker", w->vm.name);
+	}
+	return 0;	/* fd stays open: the lock lives as long as we do */
+}
+
+static int
+build_vmm(struct worker *w, struct hv_err *err)
+{
+	struct vmm_config cfg;
+	const struct hv_vm *vm = &w->vm;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.mem_bytes = vm->memory;
+	cfg.vcpus = vm->vcpus;
+	cfg.generation = vm->generation;
+	cfg.kernel = vm->kernel[0] ? vm->kernel : NULL;
+	cfg.initrd = vm->initrd[0] ? vm->initrd : NULL;
+	cfg.cmdline = vm->cmdline;
+	cfg.firmware = vm->firmware[0] ? vm->firmware : hv_config(w->hv)->firmware;
+	cfg.ndisks = vm->ndisks;
+	for (int i = 0; i < vm->ndisks; i++) {
+		cfg.disks[i].path = vm->disks[i];
+		snprintf(cfg.disks[i].serial, sizeof cfg.disks[i].serial, "hv-%.8s-%d", vm->uuid,
+			 i % HV_MAX_DISKS);
+	}
+	if (vmm_create(&w->vmm, &cfg, err) != 0)
+		return -1;
+	return vmm_start(w->vmm, err);
+}
+
+static int
+setup(struct worker *w, const char *home, const char *name, struct hv_err *err)
+{
+	char path[HV_PATH_MAX + 128];
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t mask;
+
+	if (hv_open(&w->hv, home, err) != 0 || hv_vm_get(w->hv, name, &w->vm, err) != 0 ||
+	    take_lock(w, err) != 0)
+		return -1;
+	set_state(w, "Starting", NULL);
+	hv_vm_path(w->hv, w->vm.name, "console", path, sizeof path);
+	w->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (listen_socket(w, err) != 0 || build_vmm(w, err) != 0)
+		return -1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	w->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	w->console_fd = vmm_console_fd(w->vmm);
+	w->wait_fd = vmm_wait_fd(w->vmm);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->sig_fd < 0 || w->epfd < 0)
+		return hv_fail(err, HV_EIO, "epoll/signalfd: %s", strerror(errno));
+	ev.data.ptr = &w->listen_fd;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev);
+	ev.data.ptr = &w->sig_fd;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sig_fd, &ev);
+	ev.data.ptr = &w->console_fd;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->console_fd, &ev);
+	ev.data.ptr = &w->wait_fd;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wait_fd, &ev);
+	return 0;
+}
+
+/* why the VM stopped by itself, for the inventory and vm show */
+static void
+exit_words(const struct vmm_exit *e, char *buf, size_t len)
+{
+	switch (e->reason) {
+	case VMM_EXIT_POWEROFF:
+		snprintf(buf, len, "the guest powered off");
+		break;
+	case VMM_EXIT_RESET:
+		snprintf(buf, len, "the guest reset (reboot is not supported yet): turned off");
+		break;
+	case VMM_EXIT_DEBUG:
+		snprintf(buf, len, "the guest exited through the debug port (status %d)", e->code);
+		break;
+	case VMM_EXIT_TRIPLE_FAULT:
+		snprintf(buf, len, "the guest triple-faulted");
+		break;
+	default:
+		snprintf(buf, len, "%.120s", e->msg[0] ? e->msg : "the VM stopped");
+	}
+}
+
+static void
+run(struct worker *w)
+{
+	struct epoll_event evs[16];
+
+	while (!w->quit) {
+		int n = epoll_wait(w->epfd, evs, 16, -1);
+
+		for (int i = 0; i < n && !w->quit; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &w->listen_fd) {
+				accept_client(w);
+			} else if (p == &w->console_fd) {
+				console_output(w);
+			} else if (p == &w->sig_fd) {
+				snprintf(w->exit_why, sizeof w->exit_why, "worker signalled: turned off");
+				w->quit = true;
+			} else if (p == &w->wait_fd) {
+				struct vmm_exit e;
+
+				console_output(w);	/* the last words */
+				vmm_exit_info(w->vmm, &e);
+				exit_words(&e, w->exit_why, sizeof w->exit_why);
+				w->quit = true;
+			} else {
+				client_input(w, p);
+			}
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *home = NULL, *name = NULL;
+	struct worker w;
+	struct hv_err err;
+	int ready_fd = -1;
+
+	memset(&w, 0, sizeof w);
+	w.listen_fd = w.sig_fd = w.console_fd = w.wait_fd = w.epfd = w.log_fd = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		w.clients[i].fd = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+			home = argv[++i];
+		else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
+			ready_fd = atoi(argv[++i]);
+		else if (name == NULL && argv[i][0] != '-')
+			name = argv[i];
+		else
+			name = NULL, i = argc;
+	}
+	if (home == NULL || name == NULL) {
+		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] NAME\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(&w, home, name, &err) != 0) {
+		logf_("VM %s: %s", name, err.msg);
+		if (ready_fd >= 0)
+			dprintf(ready_fd, "error: %s\n", err.msg);
+		if (w.hv != NULL && w.vm.name[0] != '\0') {
+			if (err.code != HV_EBUSY)
+				set_state(&w, "Off", err.msg);
+		}
+		if (w.sock_path[0] && err.code != HV_EBUSY)
+			unlink(w.sock_path);
+		return 1;
+	}
+	set_state(&w, "Running", NULL);
+	hv_event_add(w.hv, w.vm.name, "started (worker pid %d)", (int)getpid());
+	logf_("VM %s running", w.vm.name);
+	if (ready_fd >= 0) {
+		dprintf(ready_fd, "ok %d\n", (int)getpid());
+		close(ready_fd);
+	}
+	run(&w);
+	logf_("VM %s stopping: %s", w.vm.name, w.exit_why);
+	vmm_stop(w.vmm);
+	vmm_destroy(w.vmm);
+	unlink(w.sock_path);
+	set_state(&w, "Off", w.exit_why);
+	hv_event_add(w.hv, w.vm.name, "stopped: %s", w.exit_why);
+	hv_close(w.hv);
+	return 0;
+}

@@ -1,0 +1,480 @@
+/*
+ * main.c - the probe guest's ring-3 main: read hvm_start_info (command
+ * line, memory map; every address and count bounds-checked), fill the IDT,
+ * run the commands of the command line in order, then idle on the serial
+ * console if `ready` was among them.
+ *
+ * Command line: commands separated by ';', each "NAME key=value ...":
+ *   ready                          print "probe: ready", idle at the end
+ *   blk-write dev= start= count= seed=   blk-read (same)   blk-flush dev=
+ *   blk-bench dev= seconds= depth=       hostile dev=
+ *   mem-touch mb=N                 mem-free
+ *   fault kind=pf|ud|gp            take that exception (tests the report)
+ * Console lines while idle: shutdown, ping, or any command above.
+ */
+#include "tests/guest/probe.h"
+
+#define HVM_START_MAGIC		0x336ec578
+#define E820_RAM		1
+#define MAX_MEMMAP		64
+#define CMDLINE_MAX		4096
+#define LOW_MAPPED_END		0xC0000000ull	/* cacheable identity map */
+
+struct hvm_start_info {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;
+	uint64_t cmdline_paddr;
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;	/* version >= 1 */
+	uint32_t memmap_entries;
+	uint32_t reserved;
+};
+
+struct hvm_memmap_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+	uint32_t reserved;
+};
+
+extern uint64_t pdpt[512];
+extern uint8_t pt_spare[8][4096];
+extern uint8_t idt[4096];
+extern uint8_t isr_stub_base[];
+extern uint8_t isr_ignore[], isr_ud[];
+void idle_halt(void);
+
+#define LAPIC			((volatile uint8_t *)0xFEE00000ul)
+#define TIMER_VECTOR		0x40
+#define IDLE_TICK_NS		10000000u	/* console poll: 100 Hz */
+extern uint8_t __image_end[];
+
+uint64_t ram_top;
+static struct hvm_memmap_entry memmap[MAX_MEMMAP];
+static uint32_t memmap_n;
+static char cmdline[CMDLINE_MAX];
+static int spare_used;
+static bool want_idle;
+static uint64_t mem_touch_mark;
+static bool mem_touched;
+
+/* ---- page tables above 4 GiB (ring 3 writes them: all pages are U) ---- */
+
+static int
+map_2m(uint64_t addr, uint64_t flags)
+{
+	uint64_t i = addr >> 30, *pd;
+
+	if (i >= 512)
+		return -1;
+	if (!pdpt[i]) {
+		if (spare_used >= 8)
+			return -1;
+		pdpt[i] = (uintptr_t)pt_spare[spare_used++] | 0x7;
+	}
+	pd = (uint64_t *)(uintptr_t)(pdpt[i] & ~0xFFFull);
+	if (!pd[(addr >> 21) & 511])
+		pd[(addr >> 21) & 511] = addr | flags;
+	return 0;
+}
+
+static int
+map_range(uint64_t phys, uint64_t len, uint64_t flags)
+{
+	uint64_t a, end = phys + len;
+
+	for (a = phys & ~(2 * MB - 1); a < end; a += 2 * MB)
+		if (a >= 0x100000000ull && map_2m(a, flags)) {
+			pr("probe: cannot map 0x%lx (past 512 GiB or out of "
+			   "page directories)\n", (unsigned long)a);
+			return -1;
+		}
+	return 0;
+}
+
+int
+pt_map_high(uint64_t phys, uint64_t len)
+{
+	return map_range(phys, len, 0x9F);	/* P RW U PWT PCD PS */
+}
+
+/* ---- exceptions ---- */
+
+static void
+idt_gate(int v, void *handler, int dpl)
+{
+	uint64_t *g = (uint64_t *)idt, off = (uintptr_t)handler;
+
+	g[2 * v] = (off & 0xFFFF) | (0x08ull << 16) |
+		   (uint64_t)(0x8E | dpl << 5) << 40 | ((off >> 16) & 0xFFFF) << 48;
+	g[2 * v + 1] = off >> 32;
+}
+
+static void
+idt_init(void)
+{
+	int v;
+
+	for (v = 0; v < 32; v++)
+		idt_gate(v, isr_stub_base + 16 * v, 0);
+	idt_gate(6, isr_ud, 0);		/* #UD, and idle_halt() */
+	for (v = 32; v < 256; v++)
+		idt_gate(v, isr_ignore, 0);
+}
+
+/*
+ * The 8259s: moved off the exception vectors (SeaBIOS leaves them at 8)
+ * and masked, so only the LAPIC timer wakes idle_halt().
+ */
+static void
+pic_quiet(void)
+{
+	static const uint8_t icw[2][4] = { { 0x11, 0x20, 0x04, 0x01 },
+					   { 0x11, 0x28, 0x02, 0x01 } };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		uint16_t base = i ? 0xA0 : 0x20;
+
+		outb(base, icw[i][0]);
+		outb(base + 1, icw[i][1]);
+		outb(base + 1, icw[i][2]);
+		outb(base + 1, icw[i][3]);
+		outb(base + 1, 0xFF);
+	}
+}
+
+/* the LAPIC timer as a one-shot wake-up (KVM's LAPIC counts 1 GHz) */
+static bool
+lapic_timer_init(void)
+{
+	uint32_t r[4];
+
+	cpuid(1, 0, r);
+	if (!(r[3] & (1u << 9)))
+		return false;
+	pic_quiet();
+	mmio_w32(LAPIC + 0xF0, 0x1FF);		/* enabled, spurious 0xFF */
+	mmio_w32(LAPIC + 0x3E0, 0xB);		/* divide by 1 */
+	mmio_w32(LAPIC + 0x320, TIMER_VECTOR);	/* one-shot */
+	return true;
+}
+
+/* called from isr_common in ring 0; frame: r15..rax, vector, err, iret */
+void
+fault_report(uint64_t *f, uint64_t cr2)
+{
+	pr("probe: fault vector=%lu rip=0x%lx err=0x%lx cr2=0x%lx rsp=0x%lx "
+	   "cs=0x%lx\n", (unsigned long)f[15], (unsigned long)f[17],
+	   (unsigned long)f[16], (unsigned long)cr2, (unsigned long)f[20],
+	   (unsigned long)f[18]);
+	probe_exit(EXIT_FAULT);
+}
+
+/* ---- boot information ---- */
+
+static bool
+low_range_ok(uint64_t addr, uint64_t len)
+{
+	return addr >= PAGE_SIZE && len <= LOW_MAPPED_END &&
+	       addr <= LOW_MAPPED_END - len;
+}
+
+static void
+read_memmap(const struct hvm_start_info *si)
+{
+	uint32_t i, n = si->memmap_entries;
+
+	if (si->version < 1 || !n)
+		return;
+	if (n > MAX_MEMMAP)
+		n = MAX_MEMMAP;
+	if (!low_range_ok(si->memmap_paddr, n * sizeof(memmap[0])))
+		return;
+	memcpy(memmap, (void *)(uintptr_t)si->memmap_paddr, n * sizeof(memmap[0]));
+	memmap_n = n;
+	for (i = 0; i < n; i++) {
+		uint64_t end = memmap[i].addr + memmap[i].size;
+
+		if (memmap[i].type == E820_RAM && end > memmap[i].addr &&
+		    end > ram_top)
+			ram_top = end;
+	}
+}
+
+static uint8_t
+cmos(uint8_t reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+/* no memory map: QEMU's CMOS fields (64 KiB units above 16 MiB / 4 GiB) */
+static void
+memmap_from_cmos(void)
+{
+	uint64_t low = ((uint64_t)cmos(0x35) << 8 | cmos(0x34)) * 65536;
+	uint64_t high = ((uint64_t)cmos(0x5d) << 16 | (uint64_t)cmos(0x5c) << 8 |
+			 cmos(0x5b)) * 65536;
+
+	if (low == 0xFFFF * 65536ull || !low)
+		low = 16 * MB;	/* the smallest guest we expect */
+	else
+		low += 16 * MB;
+	memmap[0] = (struct hvm_memmap_entry){ MB, low - MB, E820_RAM, 0 };
+	memmap_n = 1;
+	ram_top = low;
+	if (high && high != 0xFFFFFF * 65536ull) {
+		memmap[1] = (struct hvm_memmap_entry){ 1ull << 32, high, E820_RAM, 0 };
+		memmap_n = 2;
+		ram_top = (1ull << 32) + high;
+	}
+}
+
+static void
+read_cmdline(uint64_t pa)
+{
+	const char *s = (const char *)(uintptr_t)pa;
+	size_t i;
+
+	if (!pa || !low_range_ok(pa, 1))
+		return;
+	for (i = 0; i < CMDLINE_MAX - 1 && pa + i < LOW_MAPPED_END && s[i]; i++)
+		cmdline[i] = s[i] == '"' ? '\'' : s[i];
+	cmdline[i] = 0;
+}
+
+static void
+boot_info(uint32_t si_pa)
+{
+	const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
+
+	if (low_range_ok(si_pa, sizeof(*si)) && si->magic == HVM_START_MAGIC) {
+		read_memmap(si);
+		read_cmdline(si->cmdline_paddr);
+	} else {
+		pr("probe: no hvm_start_info at 0x%x\n", si_pa);
+	}
+	if (!memmap_n)
+		memmap_from_cmos();
+}
+
+/* the allocator gets the RAM after the image, in the entry holding it */
+static void
+pool_init(void)
+{
+	uint64_t img = (uintptr_t)__image_end;
+	uint32_t i;
+
+	for (i = 0; i < memmap_n; i++) {
+		uint64_t a = memmap[i].addr, end = a + memmap[i].size;
+
+		if (memmap[i].type != E820_RAM || img < a || img >= end)
+			continue;
+		mem_init(img, end < LOW_MAPPED_END ? end : LOW_MAPPED_END);
+	}
+	/* RAM above 4 GiB: cacheable identity map for the mem-* commands */
+	for (i = 0; i < memmap_n; i++)
+		if (memmap[i].type == E820_RAM &&
+		    memmap[i].addr + memmap[i].size > 0x100000000ull)
+			map_range(memmap[i].addr, memmap[i].size, 0x87);
+}
+
+static uint64_t
+ram_bytes(void)
+{
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < memmap_n; i++)
+		if (memmap[i].type == E820_RAM)
+			sum += memmap[i].size;
+	return sum;
+}
+
+/* ---- commands ---- */
+
+static int
+cmd_ready(const char *args)
+{
+	want_idle = true;
+	pr("probe: ready\n");
+	return 0;
+}
+
+static int
+cmd_mem_touch(const char *args)
+{
+	uint64_t mb, p, mark = mem_mark();
+	uint8_t *m;
+
+	if (!arg_u64(args, "mb", &mb) || mb > (1ull << 20)) {
+		pr("mem: error usage: mem-touch mb=N\n");
+		return -1;
+	}
+	m = mem_alloc(mb * MB, 2 * MB);
+	if (!m) {
+		pr("mem: error only %lu MiB free\n",
+		   (unsigned long)(mem_free_bytes() / MB));
+		return -1;
+	}
+	for (p = 0; p < mb * MB; p += PAGE_SIZE)
+		m[p] = (uint8_t)(p >> 12) | 1;
+	if (!mem_touched) {
+		mem_touch_mark = mark;
+		mem_touched = true;
+	}
+	pr("mem: used_mb=%lu free_mb=%lu\n",
+	   (unsigned long)((mem_mark() - mem_touch_mark) / MB),
+	   (unsigned long)(mem_free_bytes() / MB));
+	return 0;
+}
+
+static int
+cmd_mem_free(const char *args)
+{
+	if (mem_touched)
+		mem_release(mem_touch_mark);
+	mem_touched = false;
+	pr("mem: used_mb=0 free_mb=%lu\n", (unsigned long)(mem_free_bytes() / MB));
+	return 0;
+}
+
+static int
+cmd_ping(const char *args)
+{
+	pr("pong\n");
+	return 0;
+}
+
+/* fault kind=pf|ud|gp: check that exceptions are reported, not hidden */
+static int
+cmd_fault(const char *args)
+{
+	uintptr_t null_page = 8;
+
+	if (!strncmp(args, " kind=ud", 8))
+		__asm__ volatile("ud2");
+	if (!strncmp(args, " kind=gp", 8))
+		__asm__ volatile("hlt");	/* privileged: #GP in ring 3 */
+	/* page 0 is not mapped */
+	__asm__ volatile("" : "+r"(null_page));	/* hide it from -Warray-bounds */
+	pr("probe: read 0x%lx\n", (unsigned long)*(volatile uint64_t *)null_page);
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(const char *args);
+} commands[] = {
+	{ "ready", cmd_ready },
+	{ "ping", cmd_ping },
+	{ "blk-write", cmd_blk_write },
+	{ "blk-read", cmd_blk_read },
+	{ "blk-flush", cmd_blk_flush },
+	{ "blk-bench", cmd_blk_bench },
+	{ "hostile", cmd_hostile },
+	{ "mem-touch", cmd_mem_touch },
+	{ "mem-free", cmd_mem_free },
+	{ "fault", cmd_fault },
+};
+
+/* one command, NUL-terminated, may have blanks around it; 0 ok, -1 failed */
+static int
+run_command(char *c)
+{
+	size_t i, n;
+	char *end;
+
+	while (*c == ' ' || *c == '\t')
+		c++;
+	end = c + strlen(c);
+	while (end > c && (end[-1] == ' ' || end[-1] == '\t' ||
+			   end[-1] == '\r' || end[-1] == '\n'))
+		*--end = 0;
+	if (!*c)
+		return 0;
+	for (n = 0; c[n] && c[n] != ' '; n++)
+		;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strlen(commands[i].name) == n && !strncmp(c, commands[i].name, n))
+			return commands[i].run(c + n);
+	pr("probe: unknown command \"%s\"\n", c);
+	return -2;
+}
+
+/*
+ * serial console: a line at a time, polled every 10 ms from a halted CPU
+ * (LAPIC timer), or about every millisecond by spinning without a LAPIC
+ */
+static void
+idle(int status)
+{
+	char line[256];
+	size_t n = 0;
+	uint64_t last = 0;
+	bool halt = lapic_timer_init();
+
+	for (;;) {
+		int ch;
+
+		if (halt) {
+			mmio_w32(LAPIC + 0x380, IDLE_TICK_NS);
+			idle_halt();
+		} else {
+			while (rdtsc() - last < (1u << 21))
+				cpu_relax();
+			last = rdtsc();
+		}
+		while ((ch = serial_getc()) >= 0) {
+			if (ch != '\r' && ch != '\n') {
+				if (n < sizeof(line) - 1)
+					line[n++] = (char)ch;
+				continue;
+			}
+			line[n] = 0;
+			n = 0;
+			if (!strncmp(line, "shutdown", 9)) {
+				pr("probe: shutdown\n");
+				probe_exit(status);
+			}
+			if (run_command(line))
+				status = EXIT_FAIL;
+		}
+	}
+}
+
+int
+probe_main(uint32_t start_info)
+{
+	int status = EXIT_OK;
+	char *c, *semi;
+
+	idt_init();
+	boot_info(start_info);
+	pool_init();
+	pr("probe: cpus=1 mem_mb=%lu cmdline=\"%s\"\n",
+	   (unsigned long)(ram_bytes() / MB), cmdline);
+	for (c = cmdline; c; c = semi) {
+		int rc;
+
+		semi = c;
+		while (*semi && *semi != ';')
+			semi++;
+		if (*semi)
+			*semi++ = 0;
+		else
+			semi = NULL;
+		rc = run_command(c);
+		if (rc == -2 && status == EXIT_OK)
+			status = EXIT_BADCMD;
+		else if (rc && status != EXIT_BADCMD)
+			status = EXIT_FAIL;
+	}
+	if (want_idle)
+		idle(status);
+	return status;
+}

@@ -1,0 +1,194 @@
+/*
+ * probe.h - the probe guest's internal interface (freestanding, ring 3).
+ *
+ * lib.c: port I/O, serial console, pr() (a small printf), string and
+ *        argument helpers, the TSC clock, the page allocator, exit.
+ * pci.c: PCI bus 0 scan through 0xCF8/0xCFC, BARs, capability walk.
+ * virtio.c: the modern virtio-pci transport and split virtqueues (polled).
+ * blk.c: the blk-* and hostile commands.
+ * main.c: hvm_start_info, page tables above 4 GiB, IDT, command dispatch.
+ */
+#ifndef PROBE_H
+#define PROBE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* debug-exit codes (QEMU exits with (code << 1) | 1) */
+#define EXIT_OK		0
+#define EXIT_FAIL	1	/* a command failed */
+#define EXIT_FAULT	2	/* CPU exception */
+#define EXIT_BADCMD	3	/* the command line made no sense */
+
+#define PAGE_SIZE	4096ull
+#define MB		(1024ull * 1024)
+
+/* ---- lib.c ---- */
+static inline void outb(uint16_t port, uint8_t v)
+{ __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v)
+{ __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v)
+{ __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{ uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint16_t inw(uint16_t port)
+{ uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t inl(uint16_t port)
+{ uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
+#define barrier()	__asm__ volatile("" : : : "memory")
+#define mb()		__asm__ volatile("mfence" : : : "memory")
+#define cpu_relax()	__asm__ volatile("pause" : : : "memory")
+
+/* MMIO: exact-width volatile accesses, never merged or split */
+static inline uint8_t mmio_r8(volatile void *p) { return *(volatile uint8_t *)p; }
+static inline uint16_t mmio_r16(volatile void *p) { return *(volatile uint16_t *)p; }
+static inline uint32_t mmio_r32(volatile void *p) { return *(volatile uint32_t *)p; }
+static inline void mmio_w8(volatile void *p, uint8_t v) { *(volatile uint8_t *)p = v; }
+static inline void mmio_w16(volatile void *p, uint16_t v) { *(volatile uint16_t *)p = v; }
+static inline void mmio_w32(volatile void *p, uint32_t v) { *(volatile uint32_t *)p = v; }
+
+void serial_putc(char c);
+int serial_getc(void);		/* -1: nothing waiting */
+void pr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vpr(const char *fmt, va_list ap);
+void probe_exit(int code) __attribute__((noreturn));
+
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strncmp(const char *a, const char *b, size_t n);
+
+/* "key=value key2=value2": find key, parse its value as a number */
+bool arg_u64(const char *args, const char *key, uint64_t *v);
+uint64_t arg_u64_or(const char *args, const char *key, uint64_t def);
+bool arg_has_unknown(const char *args, const char *const *known);
+
+uint64_t tsc_khz(void);		/* calibrates on first use */
+const char *tsc_source(void);
+uint64_t now_us(void);
+void delay_us(uint64_t us);
+
+/* physical page allocator over the RAM after the image (zeroed memory) */
+void mem_init(uint64_t start, uint64_t end);
+void *mem_alloc(uint64_t bytes, uint64_t align);	/* NULL: none left */
+uint64_t mem_mark(void);
+void mem_release(uint64_t mark);
+uint64_t mem_free_bytes(void);
+
+/* ---- main.c ---- */
+extern uint64_t ram_top;	/* highest RAM address + 1 */
+int pt_map_high(uint64_t phys, uint64_t len);	/* uncached, 2 MiB pages */
+
+/* ---- pci.c ---- */
+struct pci_dev {
+	uint8_t bus, dev, fn;
+	uint16_t vendor, device, subsys;
+	uint64_t bar[6];	/* memory BAR addresses (0: none or I/O) */
+	uint64_t bar_len[6];
+};
+
+#define PCI_MAX_DEVS	32
+int pci_scan(struct pci_dev *devs, int max);
+uint32_t pci_read32(const struct pci_dev *d, uint8_t off);
+uint16_t pci_read16(const struct pci_dev *d, uint8_t off);
+uint8_t pci_read8(const struct pci_dev *d, uint8_t off);
+void pci_write32(const struct pci_dev *d, uint8_t off, uint32_t v);
+void pci_write16(const struct pci_dev *d, uint8_t off, uint16_t v);
+int pci_enable(struct pci_dev *d);	/* assign BARs, map, bus master */
+
+/* ---- virtio.c ---- */
+#define VIRTIO_ID_NET		1
+#define VIRTIO_ID_BLOCK		2
+
+#define VIRTQ_DESC_F_NEXT	1
+#define VIRTQ_DESC_F_WRITE	2
+#define VIRTQ_DESC_F_INDIRECT	4
+
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct virtq_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];
+};
+
+struct virtq_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct virtq_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct virtq_used_elem ring[];
+};
+
+struct virtq {
+	uint16_t size;
+	uint16_t index;
+	uint16_t avail_idx;	/* our shadow of avail->idx */
+	uint16_t used_seen;	/* used entries consumed */
+	struct virtq_desc *desc;
+	volatile struct virtq_avail *avail;
+	volatile struct virtq_used *used;
+	volatile uint16_t *notify;
+};
+
+#define VIRTIO_STATUS_NEEDS_RESET	0x40
+
+#define VIRTIO_F_INDIRECT_DESC	(1ull << 28)
+#define VIRTIO_F_EVENT_IDX	(1ull << 29)
+#define VIRTIO_F_VERSION_1	(1ull << 32)
+
+struct virtio_dev {
+	struct pci_dev *pci;
+	int type;			/* VIRTIO_ID_* */
+	volatile uint8_t *common, *isr, *devcfg, *notify_base;
+	uint32_t notify_mult;
+	uint64_t features;		/* negotiated */
+	struct virtq vq;
+};
+
+int virtio_find(struct pci_dev *devs, int n, int type, int nth,
+		struct virtio_dev *vd);
+int virtio_init(struct virtio_dev *vd, uint64_t want_features, uint16_t qsize);
+void virtio_reset(struct virtio_dev *vd);
+uint8_t virtio_status(struct virtio_dev *vd);
+uint64_t virtio_cfg_r64(struct virtio_dev *vd, uint32_t off);
+void virtq_push(struct virtq *vq, uint16_t head);	/* publish, no kick */
+void virtq_kick(struct virtq *vq);
+bool virtq_pop(struct virtq *vq, uint32_t *id, uint32_t *len);
+
+/* ---- blk.c ---- */
+int cmd_blk_write(const char *args);
+int cmd_blk_read(const char *args);
+int cmd_blk_flush(const char *args);
+int cmd_blk_bench(const char *args);
+int cmd_hostile(const char *args);
+
+#endif
