@@ -17,36 +17,11 @@
 
 #include "engine/disk/disk.h"
 #include "tests/tap.h"
+#include "tests/unit/disk-test.h"
 
 #define MIB	(1024u * 1024)
 
-static char dir[64];
 static const char *self;
-
-static const char *
-tpath(const char *name)
-{
-	static char bufs[4][256];
-	static int i;
-	char *p = bufs[i++ % 4];
-
-	snprintf(p, 256, "%s/%s", dir, name);
-	return p;
-}
-
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static void
 fill(char *buf, size_t len, unsigned seed)
