@@ -3,7 +3,8 @@
  * image of any format.
  *
  * Speed comes from never touching holes: the source chain's block
- * status says where data is, all-zero granules are not written either,
+ * status says where data is, a mapped source file's own holes (SEEK_DATA)
+ * are skipped too, all-zero granules are not written either,
  * reads are 4 MiB chunks aligned to the destination's blocks, and a
  * reader thread reads and scans while the calling thread writes.
  * Each struct disk is used by one thread only (the source by the
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,6 +48,8 @@ struct conv {
 	const char *map;	/* the source file, mapped when its driver can
 				   say where data lies: no copy on the way */
 	size_t map_len;
+	uint64_t ext_lo, ext_hi;	/* the source file's last known extent */
+	bool ext_hole;			/* ... is a hole (else it has blocks) */
 	uint64_t size, chunk, gran;
 	struct conv_slot slot[CONV_SLOTS];
 	uint64_t produced, consumed;	/* slots filled, slots written */
@@ -84,6 +86,39 @@ conv_scan(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len,
 }
 
 /*
+ * How much of [host, host+n) of the mapped source file lies in one
+ * extent of the file, and whether that extent is a hole. A hole reads
+ * as zeros, so it is neither scanned nor written; touching it through
+ * the mapping would also fill the page cache with zero pages. VHD and
+ * VHDX blocks are often mostly such holes.
+ */
+static uint64_t
+conv_extent(struct conv *c, uint64_t host, uint64_t n, bool *hole)
+{
+	if (host < c->ext_lo || host >= c->ext_hi) {
+		off_t a = lseek(c->src->fd, (off_t)host, SEEK_DATA), b;
+
+		c->ext_lo = host;
+		c->ext_hi = c->map_len;
+		c->ext_hole = false;
+		if (a < 0 && errno == ENXIO) {
+			c->ext_hole = true;	/* no data from here on */
+		} else if (a > (off_t)host) {
+			c->ext_hole = true;
+			c->ext_hi = (uint64_t)a;
+		} else if (a == (off_t)host) {
+			b = lseek(c->src->fd, (off_t)host, SEEK_HOLE);
+			if (b > (off_t)host)
+				c->ext_hi = (uint64_t)b;
+		}		/* no SEEK_DATA here: all of it is data */
+		if (c->ext_hi > c->map_len || c->ext_hi <= host)
+			c->ext_hi = c->map_len;
+	}
+	*hole = c->ext_hole;
+	return c->ext_hi - host < n ? c->ext_hi - host : n;
+}
+
+/*
  * Data of [off, off+len) straight from the mapped source where its driver
  * says it lies plainly in the file; what it cannot say is read.
  */
@@ -97,8 +132,12 @@ conv_data(struct conv *c, struct conv_slot *s, uint64_t pos, uint64_t len)
 
 		if (c->map != NULL &&
 		    drv->map(c->src, s->off + pos, len, &host, &n) == 0 &&
-		    n > 0 && n <= len && host <= c->map_len && n <= c->map_len - host) {
-			conv_scan(c, s, pos, n, c->map + host);
+		    n > 0 && n <= len && host < c->map_len && n <= c->map_len - host) {
+			bool hole;
+
+			n = conv_extent(c, host, n, &hole);
+			if (!hole)
+				conv_scan(c, s, pos, n, c->map + host);
 		} else {
 			n = len;
 			if (disk_read(c->src, s->off + pos, s->buf + pos, n, &c->rerr) < 0)
@@ -135,6 +174,28 @@ conv_fill(struct conv *c, struct conv_slot *s, uint64_t off, uint64_t len)
 }
 
 /*
+ * Map in the page tables behind the mapped data of a filled slot, here
+ * on the reader. The writer's write() copies under a no-fault rule: a
+ * page not mapped yet makes it stop short, zero the rest of the target
+ * folio, fault the page in and copy again.
+ */
+static void
+conv_populate_slot(struct conv *c, const struct conv_slot *s)
+{
+	const uintptr_t pg = 4096;
+
+	for (size_t i = 0; i < s->nruns && c->map != NULL; i++) {
+		uintptr_t a = (uintptr_t)s->runs[i].data, b = a + s->runs[i].len;
+
+		if (a < (uintptr_t)c->map || b > (uintptr_t)c->map + c->map_len)
+			continue;
+		a &= ~(pg - 1);
+		b = (b + pg - 1) & ~(pg - 1);
+		madvise((void *)a, b - a, MADV_POPULATE_READ);
+	}
+}
+
+/*
  * Drop the page tables behind the mapped data a written slot used. The
  * pages stay in the page cache; this only moves the cost of tearing the
  * mapping down from the end of the copy to this (otherwise idle) thread.
@@ -151,9 +212,12 @@ conv_unmap_slot(struct conv *c, struct conv_slot *s)
 
 		if (a < (uintptr_t)c->map || b > (uintptr_t)c->map + c->map_len)
 			continue;
-		a &= ~(pg - 1);
-		b = (b + pg - 1) & ~(pg - 1);
-		madvise((void *)a, b - a, MADV_DONTNEED);
+		/* whole pages only: one shared with the next run may be
+		   under the writer right now */
+		a = (a + pg - 1) & ~(pg - 1);
+		b &= ~(pg - 1);
+		if (a < b)
+			madvise((void *)a, b - a, MADV_DONTNEED);
 	}
 	s->nruns = 0;
 }
@@ -183,6 +247,8 @@ conv_reader(void *arg)
 
 		conv_unmap_slot(c, s);
 		rc = conv_fill(c, s, off, end - off);
+		if (rc == 0)
+			conv_populate_slot(c, s);
 
 		pthread_mutex_lock(&c->mu);
 		if (rc == 0)

@@ -12,6 +12,7 @@
  * e.g. HV_DISK_FAULT=pwrite:7:kill. The variable is read once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,6 +27,7 @@ enum dio_op { DIO_PREAD, DIO_PWRITE, DIO_FSYNC, DIO_FTRUNCATE, DIO_NOPS };
 #define DIO_MAX_RULES	8
 #define DIO_SHORT	(-10000)	/* rule action: a short write */
 #define DIO_KILL	(-10001)	/* rule action: SIGKILL */
+#define DIO_RESERVE_MIN	(256u << 10)	/* see dio_reserve() */
 
 struct dio_rule {
 	enum dio_op op;
@@ -47,7 +49,8 @@ static pthread_once_t dio_once = PTHREAD_ONCE_INIT;
 /*
  * Set by convert on its writer thread: the destination is a new file
  * nobody else has seen and is removed if convert fails, so ordering
- * flushes buy nothing there (qemu-img convert's cache=unsafe).
+ * flushes buy nothing there (qemu-img convert's cache=unsafe); its big
+ * writes also reserve their blocks first (dio_reserve).
  */
 static _Thread_local bool dio_nosync;
 
@@ -173,6 +176,20 @@ dio_pread(int fd, void *buf, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
+/*
+ * Convert's big writes go to space nobody has written yet (or rewrite
+ * its own). Reserving the blocks in one call first spares the file
+ * system its page-by-page delayed-allocation bookkeeping during the
+ * copy (about a third of ext4's buffered-write time); the write then
+ * fills blocks that already exist. Only a hint: errors are ignored,
+ * the write itself reports a full disk.
+ */
+static void
+dio_reserve(int fd, size_t len, off_t off)
+{
+	(void)fallocate(fd, 0, off, (off_t)len);
+}
+
 /* Write all of buf at off, or return -errno. */
 ssize_t
 dio_pwrite(int fd, const void *buf, size_t len, off_t off)
@@ -186,6 +203,8 @@ dio_pwrite(int fd, const void *buf, size_t len, off_t off)
 		/* half lands, then the disk "fills up" */
 		len /= 2;
 	}
+	if (dio_nosync && len >= DIO_RESERVE_MIN)
+		dio_reserve(fd, len, off);
 	while (done < len) {
 		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
 				   off + (off_t)done);
