@@ -68,7 +68,7 @@
 
 #define ACPI_IOAPIC_ADDR	0xFEC00000u
 #define ACPI_LAPIC_ADDR		0xFEE00000u
-#define ACPI_MAX_CPUS		255	/* 8-bit APIC ids in MADT and MP table */
+#define ACPI_MAX_CPUS		254	/* 8-bit APIC ids; 254 is the IOAPIC's */
 
 struct acpi_config {
 	int ncpus;			/* 1..ACPI_MAX_CPUS */

@@ -7,14 +7,22 @@
  * are refused. When iasl (acpica-tools) is installed it is the outside
  * oracle: it disassembles every table and recompiles the result, and
  * neither step may report an error.
+ *
+ * With root, /dev/kvm and the probe guest: the power button through
+ * vmm_power_button() (status, SCI at the guest's LAPIC, the line low
+ * again once the guest clears the status, a press while paused), and
+ * the guest's S5 write turning the VM off.
  */
+#include <libgen.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/vm/acpi.h"
 #include "engine/vm/vmm-int.h"
 #include "tests/tap.h"
+#include "tests/unit/vmm-mini.h"
 
 /* guest memory for the walk: the two blobs at their bases */
 struct mem {
@@ -295,10 +303,136 @@ one(int n, bool have_iasl)
 	check_mptable(n);
 }
 
-int
-main(void)
+/* ---- on KVM, with the probe ---- */
+
+#define WAIT_MS		30000
+
+static char probe[4096], out[16384];
+
+static struct vmm *
+probe_vm(const char *cmdline)
 {
-	static const int counts[] = { 1, 2, 4, 64, 255 };
+	struct vmm_config c = { .mem_bytes = 64ull << 20, .vcpus = 1,
+				.generation = 2, .kernel = probe,
+				.cmdline = cmdline };
+	struct hv_err err;
+	struct vmm *vm;
+
+	out[0] = 0;
+	if (vmm_create(&vm, &c, &err) != 0) {
+		diag("vmm_create: %s", err.msg);
+		return NULL;
+	}
+	return vm;
+}
+
+static bool
+wait_for(struct vmm *vm, const char *s)
+{
+	int i;
+
+	for (i = 0; i < WAIT_MS / 100 && !strstr(out, s); i++)
+		if (mini_wait(vm, out, sizeof out, 100))
+			break;
+	return strstr(out, s) != NULL;
+}
+
+/* the in-kernel IOAPIC's view of the SCI pin: 1 while the line is high */
+static int
+sci_line(struct vmm *vm)
+{
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
+
+	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
+		return -1;
+	return (chip.chip.ioapic.irr >> ACPI_SCI_IRQ) & 1;
+}
+
+static void
+test_power_button(void)
+{
+	struct vmm *vm = probe_vm("pwrbtn seconds=20; ready");
+	struct hv_err err;
+	struct vmm_exit e;
+
+	if (!ok(vm != NULL, "probe VM created"))
+		return;
+	is_int(vmm_power_button(vm), -1, "power button before start: refused");
+	if (vmm_start(vm, &err) != 0) {
+		ok(0, "vmm_start: %s", err.msg);
+		vmm_destroy(vm);
+		return;
+	}
+	ok(wait_for(vm, "probe: pwrbtn armed"), "the guest enabled PWRBTN_EN");
+	is_int(sci_line(vm), 0, "SCI low before the press");
+	is_int(vmm_power_button(vm), 0, "vmm_power_button on a running VM");
+	ok(wait_for(vm, "probe: pwrbtn sts=1 sci=1 cleared=1"),
+	   "guest: PWRBTN_STS set, SCI pending at its LAPIC, status clears");
+	ok(wait_for(vm, "probe: ready"), "the probe goes idle");
+	is_int(sci_line(vm), 0, "SCI low again once the guest cleared the status");
+	ok(vmm_pause(vm) == 0 && vmm_power_button(vm) == 0 && vmm_resume(vm) == 0,
+	   "a press while paused is taken");
+	ok(mini_wait(vm, out, sizeof out, WAIT_MS), "and the idle probe powers off");
+	ok(strstr(out, "probe: power button") != NULL, "after seeing the button");
+	vmm_exit_info(vm, &e);
+	ok(e.reason == VMM_EXIT_POWEROFF && strstr(e.msg, "S5"),
+	   "exit: poweroff through ACPI S5 (%s: %s)",
+	   vmm_exit_reason_name(e.reason), e.msg);
+	is_int(vmm_power_button(vm), -1, "power button after the VM is off: refused");
+	vmm_destroy(vm);
+	if (!ok(strstr(out, "pwrbtn armed") != NULL, "console collected"))
+		diag("console: %s", out);
+}
+
+static void
+test_s5(void)
+{
+	struct vmm *vm = probe_vm("acpi; acpi-off");
+	struct hv_err err;
+	struct vmm_exit e;
+
+	if (!ok(vm && vmm_start(vm, &err) == 0, "probe VM for acpi-off starts")) {
+		vmm_destroy(vm);
+		return;
+	}
+	ok(mini_wait(vm, out, sizeof out, WAIT_MS), "acpi-off ends the VM");
+	ok(strstr(out, "probe: acpi rsdp=0xe0000 madt_cpus=1 ioapic=0xfec00000 "
+		   "fadt=ok dsdt=ok s5=5 pm1a_evt=0x600 pm1a_cnt=0x604 sci=9") != NULL,
+	   "the probe finds the tables where boot-tables.c put them");
+	vmm_exit_info(vm, &e);
+	is_int(e.reason, VMM_EXIT_POWEROFF, "exit reason: poweroff (%s)", e.msg);
+	ok(!strstr(out, "still running"), "no line after the S5 write");
+	vmm_destroy(vm);
+}
+
+static void
+kvm_tests(const char *argv0)
+{
+	const char *why, *env = getenv("HV_PROBE");
+	char self[4096];
+
+	if (!kvm_usable(&why)) {
+		ok(1, "# SKIP power button and S5 on KVM: %s", why);
+		return;
+	}
+	snprintf(self, sizeof self, "%s", argv0);
+	if (env)
+		snprintf(probe, sizeof probe, "%s", env);
+	else	/* $(B)/asan/tests/unit/vmm-acpi.t -> $(B)/guest/probe.elf */
+		snprintf(probe, sizeof probe, "%s/../../../guest/probe.elf",
+			 dirname(self));
+	if (access(probe, R_OK) != 0) {
+		ok(1, "# SKIP power button and S5 on KVM: no probe guest");
+		return;
+	}
+	test_power_button();
+	test_s5();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int counts[] = { 1, 2, 4, 64, 254 };
 	struct acpi_config c = { .ncpus = 4 };
 	uint64_t high[ACPI_NBLOBS] = { 0x100000000ull, 0xE0000 };
 	bool have_iasl = system("command -v iasl >/dev/null 2>&1") == 0;
@@ -317,8 +451,9 @@ main(void)
 
 	c.ncpus = 0;
 	ok(acpi_build(&t, &c, &err) < 0, "0 CPUs are refused");
-	c.ncpus = 256;
-	ok(acpi_build(&t, &c, &err) < 0, "256 CPUs are refused (8-bit APIC ids)");
+	c.ncpus = 255;
+	ok(acpi_build(&t, &c, &err) < 0,
+	   "255 CPUs are refused (8-bit APIC ids, 0xFF is broadcast, the IOAPIC needs one)");
 	c.ncpus = 4;
 	acpi_build(&t, &c, &err);
 	ok(acpi_link(&t, high) < 0, "tables above 4 GiB: the 32-bit pointers refuse");
@@ -330,6 +465,8 @@ main(void)
 	acpi_free(&t);
 	is_str(acpi_blob_name(ACPI_BLOB_RSDP), "etc/acpi/rsdp", "fw_cfg name of the RSDP");
 	is_int(acpi_blob_align(ACPI_BLOB_TABLES), 64, "the tables blob is 64-byte aligned (FACS)");
+	kvm_tests(argv[0]);
+	(void)argc;
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", tmpdir);
