@@ -319,8 +319,9 @@ cpuid_fixup(struct vmm *vm, struct vcpu *v, struct kvm_cpuid2 *c)
 			e->ebx = (e->ebx & 0x0000FFFF) | ((uint32_t)v->id << 24) |
 				 ((uint32_t)1 << bits << 16);
 			e->ecx |= 1u << 31;	/* running under a hypervisor */
+			e->edx &= ~(1u << 28);	/* HTT: the count is valid */
 			if (vm->nvcpus > 1)
-				e->edx |= 1u << 28;	/* HTT: count valid */
+				e->edx |= 1u << 28;
 			break;
 		case 4:				/* cache i: cores, sharing */
 			if (!(e->eax & 0x1F))

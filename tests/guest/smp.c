@@ -6,7 +6,10 @@
  * until it reports from ring 3. Each AP prints its APIC id and halts.
  *
  *   smp [timeout_ms=N]   per-AP wait (default 2000)
- *   -> "probe: ap apic_id=N online" per AP, then "probe: cpus_online=N"
+ *   -> "probe: ap apic_id=N online" per AP, then "probe: cpus_online=N",
+ *      then "probe: smp cpuid apic_ids=ok|bad package_cpus=N": every CPU's
+ *      CPUID (leaf 1 initial APIC id, leaf 0xB x2APIC id) matches its
+ *      LAPIC, and leaf 0xB's core level counts the package's CPUs
  */
 #include "tests/guest/probe.h"
 
@@ -23,12 +26,34 @@ extern uint8_t ap_tramp[], ap_tramp_end[];
 extern uint64_t gdt[];
 struct ap_boot *volatile ap_boot_ptr;
 static volatile int cpus_online = 1;
+static volatile int cpuid_bad;
+
+/* CPUID says this CPU's APIC id is the one its LAPIC has */
+static bool
+cpuid_id_ok(void)
+{
+	uint32_t r[4], id = lapic_id(), max;
+
+	cpuid(0, 0, r);
+	max = r[0];
+	cpuid(1, 0, r);
+	if (r[1] >> 24 != id)
+		return false;
+	if (max >= 0xB) {
+		cpuid(0xB, 0, r);
+		if (r[3] != id)
+			return false;
+	}
+	return true;
+}
 
 void ap_main(struct ap_boot *b) __attribute__((noreturn));
 
 void
 ap_main(struct ap_boot *b)
 {
+	if (!cpuid_id_ok())
+		__atomic_fetch_add(&cpuid_bad, 1, __ATOMIC_SEQ_CST);
 	pr("probe: ap apic_id=%u online\n", lapic_id());
 	__atomic_fetch_add(&cpus_online, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&b->alive, 1, __ATOMIC_RELEASE);
@@ -115,7 +140,8 @@ cmd_smp(const char *args)
 	uint64_t timeout_ms = arg_u64_or(args, "timeout_ms", 2000);
 	size_t tlen = ap_tramp_end - ap_tramp;
 	uint8_t self = lapic_id();
-	int i, started = 0, failed = 0;
+	uint32_t r[4], pkg;
+	int i, failed = 0;
 
 	if (!acpi.ncpus) {
 		pr("probe: smp needs the ACPI MADT\n");
@@ -133,14 +159,22 @@ cmd_smp(const char *args)
 			pr("probe: smp out of memory\n");
 			return -1;
 		}
-		if (ap_start(b, timeout_ms * 1000)) {
-			started++;
-		} else {
+		if (!ap_start(b, timeout_ms * 1000)) {
 			pr("probe: ap apic_id=%u did not start\n", acpi.apic_id[i]);
 			failed++;
 		}
 	}
 	pr("probe: cpus_online=%d\n",
 	   __atomic_load_n(&cpus_online, __ATOMIC_SEQ_CST));
+	if (!cpuid_id_ok())
+		cpuid_bad++;
+	cpuid(0, 0, r);
+	pkg = 0;
+	if (r[0] >= 0xB) {
+		cpuid(0xB, 1, r);
+		pkg = r[1] & 0xFFFF;
+	}
+	pr("probe: smp cpuid apic_ids=%s package_cpus=%u\n",
+	   __atomic_load_n(&cpuid_bad, __ATOMIC_SEQ_CST) ? "bad" : "ok", pkg);
 	return failed ? -1 : 0;
 }

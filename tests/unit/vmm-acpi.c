@@ -11,7 +11,10 @@
  * With root, /dev/kvm and the probe guest: the power button through
  * vmm_power_button() (status, SCI at the guest's LAPIC, the line low
  * again once the guest clears the status, a press while paused), and
- * the guest's S5 write turning the VM off.
+ * the guest's S5 write turning the VM off. And the CPUID table each vCPU
+ * gets agrees with the MADT: APIC id = vCPU index, one package of N
+ * (read back with KVM_GET_CPUID2: under kvm_pvm the guest's own CPUID
+ * instruction reaches the outer hypervisor, so the probe cannot see it).
  */
 #include <libgen.h>
 #include <stdlib.h>
@@ -405,6 +408,68 @@ test_s5(void)
 	vmm_destroy(vm);
 }
 
+static struct kvm_cpuid_entry2 *
+leaf(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == idx)
+			return &c->entries[i];
+	return NULL;
+}
+
+static void
+test_cpuid(int n)
+{
+	struct vmm *vm;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 512 * sizeof(c->entries[0]));
+	struct vmm_config cfg = { .mem_bytes = 64ull << 20, .vcpus = n,
+				  .generation = 2, .kernel = probe };
+	struct hv_err err;
+	int i, bad = 0, bits = 0;
+
+	while ((1 << bits) < n)
+		bits++;
+	if (!c || vmm_create(&vm, &cfg, &err) != 0) {
+		ok(0, "VM with %d vCPUs: %s", n, c ? err.msg : "out of memory");
+		free(c);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct kvm_cpuid_entry2 *l0, *l1, *b0, *b1, *b2;
+
+		c->nent = 512;
+		if (ioctl(vm->vcpus[i].fd, KVM_GET_CPUID2, c) < 0) {
+			bad++;
+			continue;
+		}
+		l0 = leaf(c, 0, 0);
+		l1 = leaf(c, 1, 0);
+		b0 = leaf(c, 0xB, 0);
+		b1 = leaf(c, 0xB, 1);
+		b2 = leaf(c, 0xB, 2);
+		if (!l0 || !l1 || l1->ebx >> 24 != (uint32_t)i ||
+		    ((l1->ebx >> 16) & 0xFF) != 1u << bits ||
+		    (n > 1 && !(l1->edx & (1u << 28)))) {
+			diag("vcpu %d leaf 1: ebx=%#x edx=%#x", i, l1 ? l1->ebx : 0,
+			     l1 ? l1->edx : 0);
+			bad++;
+		}
+		if (l0 && l0->eax >= 0xB &&
+		    (!b0 || !b1 || !b2 || b0->edx != (uint32_t)i ||
+		     b0->ebx != 1 || ((b0->ecx >> 8) & 0xFF) != 1 ||
+		     b1->ebx != (uint32_t)n || b1->eax != (uint32_t)bits ||
+		     ((b1->ecx >> 8) & 0xFF) != 2 || b1->edx != (uint32_t)i ||
+		     ((b2->ecx >> 8) & 0xFF) != 0))
+			bad++;
+	}
+	is_int(bad, 0, "CPUID of %d vCPUs: leaf 1 and 0xB give APIC id = index, "
+	       "one package of %d", n, n);
+	vmm_destroy(vm);
+	free(c);
+}
+
 static void
 kvm_tests(const char *argv0)
 {
@@ -427,6 +492,9 @@ kvm_tests(const char *argv0)
 	}
 	test_power_button();
 	test_s5();
+	test_cpuid(1);
+	test_cpuid(4);
+	test_cpuid(64);
 }
 
 int
