@@ -9,7 +9,7 @@
 PROBE=${B:-$TOP/build}/guest/probe.elf
 [ -w /dev/kvm ] || skip_all "no /dev/kvm (needs root and KVM)"
 [ -f "$PROBE" ] || skip_all "probe guest not built ($PROBE)"
-trap 'for v in s1 s4 s8 s64 off; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
+trap 'for v in s1 s4 s8 s64 w4 h4 off; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
 log_of() { tr -d '\r' <"$HV_HOME/log/$1.console.log" 2>/dev/null; }
 wait_console() {	# vm pattern seconds
@@ -78,6 +78,19 @@ else
 	printf '%s\n' "$log" | grep -q '^probe: smp cpuid apic_ids=ok package_cpus=64$'
 	ok $? "CPUID: 64 ids right, one package of 64"
 fi
+
+# pause/resume with APs waiting for SIPI (w4) and with APs halted (h4)
+for v in w4 h4; do
+	cmd=ready; [ $v = h4 ] && cmd="smp; ready"
+	run_hv vm create $v --memory 128M --vcpus 4 --kernel "$PROBE" --cmdline "$cmd"
+	run_hv vm start $v
+	wait_console $v 'probe: ready' 30; ok $? "$v ($cmd): ready"
+	run_hv vm pause $v; ok $rc "$v: pause parks all 4 vCPUs ($err)"
+	is "$(state_of $v)" Paused "$v: Paused"
+	run_hv vm resume $v; ok $rc "$v: resume"
+	run_hv vm shutdown $v --timeout 10; ok $rc "$v: shutdown after resume"
+	log_of $v | grep -q 'probe: shutdown'; ok $? "$v: the BSP still answers"
+done
 
 # S5: the guest turns itself off through PM1a_CNT
 run_hv vm create off --memory 64M --kernel "$PROBE" --cmdline "acpi-off"
