@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config libncurses-dev libreadline-dev libconfig-dev
 libsqlite3-dev libcjson-dev qemu-utils qemu-system-x86 seabios tmux
-perl clang libclang-rt-14-dev sqlite3 zlib1g-dev"
+perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools"
 
 missing=""
 for p in $PKGS; do

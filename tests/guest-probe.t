@@ -14,7 +14,7 @@ QEMU=$(command -v qemu-system-x86_64) || skip_all "qemu-system-x86_64 not instal
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip_all "no usable /dev/kvm"
 [ -f "$PROBE" ] || skip_all "$PROBE not built (make)"
 [ -x "$PATTERN" ] || skip_all "pattern tool not built (make)"
-plan 27
+plan 32
 
 QARGS=(-enable-kvm -m 256 -kernel "$PROBE" -serial stdio -display none
 	-nodefaults -no-user-config -no-reboot
@@ -87,6 +87,37 @@ ok $(has 'probe: fault vector=14' && has 'cr2=0x8' && has 'cs=0x23'; echo $?) \
 	"the report has vector, cr2 and the ring-3 code segment"
 microvm "fault kind=gp"
 ok $([ "$rc" = 5 ] && has 'probe: fault vector=13'; echo $?) "hlt in ring 3 is a #GP, reported"
+
+# --- SMP and ACPI on QEMU's own tables (the probe's smp/pwrbtn are honest) ---
+timeout 60 "$QEMU" -M microvm -smp 4 "${QARGS[@]}" -append "acpi;smp" \
+	</dev/null >"$TMP/out" 2>"$TMP/qemu.err"
+out=$(tr -d '\r' <"$TMP/out")
+ok $(has 'probe: cpus_online=4'; echo $?) "microvm -smp 4: the probe starts 3 APs (cpus_online=4)"
+is "$(printf '%s\n' "$out" | grep '^probe: ap apic_id=' | sort | tr '\n' ' ')" \
+	"probe: ap apic_id=1 online probe: ap apic_id=2 online probe: ap apic_id=3 online " \
+	"each AP prints its APIC id once"
+timeout 60 "$QEMU" -M q35 "${QARGS[@]}" -append "acpi-off" </dev/null >"$TMP/out" 2>"$TMP/qemu.err"
+rc=$?
+is "$rc" 0 "q35: acpi-off powers QEMU off through PM1a_CNT (not the exit port)"
+# the power button: QEMU's system_powerdown, once in pwrbtn, once while idle
+monitor() {	# command
+	python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.2)
+s.send((sys.argv[2] + "\n").encode()); time.sleep(0.3)' "$TMP/mon" "$1"
+}
+timeout 60 "$QEMU" -M q35 "${QARGS[@]/stdio/file:$TMP/pb.out}" -monitor unix:"$TMP/mon",server,nowait \
+	-append "pwrbtn seconds=20;ready" </dev/null >/dev/null 2>"$TMP/qemu.err" &
+qpid=$!
+for _ in $(seq 1 300); do grep -q 'pwrbtn armed' "$TMP/pb.out" 2>/dev/null && break; sleep 0.1; done
+monitor system_powerdown
+for _ in $(seq 1 100); do grep -q 'probe: ready' "$TMP/pb.out" 2>/dev/null && break; sleep 0.1; done
+monitor system_powerdown
+wait $qpid
+out=$(tr -d '\r' <"$TMP/pb.out")
+ok $(has 'probe: pwrbtn sts=1 sci=1 cleared=1'; echo $?) \
+	"q35 system_powerdown: PWRBTN_STS, the SCI at the LAPIC, status clears"
+ok $(has 'probe: power button' && has 'probe: shutdown'; echo $?) \
+	"a second press while idle: the probe powers off through S5"
 
 # --- q35 + virtio-blk-pci: the pattern on a raw file ---
 IMG=$TMP/disk.raw

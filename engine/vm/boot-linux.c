@@ -11,6 +11,7 @@
 #include "engine/vm/boot.h"
 
 /* offsets in the zero page (struct boot_params) */
+#define BP_ACPI_RSDP_ADDR	0x070
 #define BP_EXT_RAMDISK_IMAGE	0x0C0
 #define BP_EXT_RAMDISK_SIZE	0x0C4
 #define BP_EXT_CMD_LINE_PTR	0x0C8
@@ -126,6 +127,7 @@ zero_page(struct gmem *m, const struct boot_image *im, struct hv_err *err)
 	put_le32(zp + BP_RAMDISK_SIZE, (uint32_t)im->initrd_len);
 	put_le32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd >> 32));
 	put_le32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)im->initrd_len >> 32));
+	put_le64(zp + BP_ACPI_RSDP_ADDR, im->rsdp);	/* protocol 2.14+ */
 	zero_page_e820(m, zp);
 	return 0;
 }

@@ -133,7 +133,7 @@ load_segments(struct gmem *m, const struct elf *e, uint64_t *entry,
 
 static int
 start_info(struct gmem *m, uint64_t initrd, size_t initrd_len,
-	   struct hv_err *err)
+	   uint64_t rsdp, struct hv_err *err)
 {
 	struct boot_map map[BOOT_MAX_MAP];
 	uint8_t si[56] = { 0 }, ent[24], mod[32] = { 0 };
@@ -153,7 +153,7 @@ start_info(struct gmem *m, uint64_t initrd, size_t initrd_len,
 	put_le32(si + 12, initrd ? 1 : 0);	/* nr_modules */
 	put_le64(si + 16, initrd ? BOOT_MODLIST : 0);
 	put_le64(si + 24, BOOT_CMDLINE);
-	put_le64(si + 32, 0);			/* rsdp: no ACPI yet */
+	put_le64(si + 32, rsdp);
 	put_le64(si + 40, BOOT_MEMMAP);
 	put_le32(si + 48, n);
 	if (initrd) {
@@ -176,7 +176,7 @@ boot_pvh(struct gmem *m, const struct boot_image *im, struct boot_cpu *cpu,
 	    load_segments(m, &e, &entry, &end, err) != 0 ||
 	    boot_cmdline(m, im->cmdline, BOOT_CMDLINE_MAX, err) != 0 ||
 	    boot_initrd(m, im, end, m->low, &initrd, err) != 0 ||
-	    start_info(m, initrd, im->initrd_len, err) != 0)
+	    start_info(m, initrd, im->initrd_len, im->rsdp, err) != 0)
 		return -1;
 	memset(cpu, 0, sizeof(*cpu));
 	boot_gdt(m, cpu);

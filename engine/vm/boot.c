@@ -23,7 +23,8 @@ boot_memmap(const struct gmem *m, struct boot_map *map, int max)
 		return 0;
 	map[n++] = (struct boot_map){ 0, 0x9FC00, E820_RAM };
 	map[n++] = (struct boot_map){ 0x9FC00, 0x400, E820_RESERVED };
-	map[n++] = (struct boot_map){ 0xF0000, 0x10000, E820_RESERVED };
+	map[n++] = (struct boot_map){ BOOT_TABLES, 0x100000 - BOOT_TABLES,
+				      E820_RESERVED };
 	map[n++] = (struct boot_map){ 0x100000, m->low - 0x100000, E820_RAM };
 	if (m->size > m->low)
 		map[n++] = (struct boot_map){ MMIO_HOLE_END, m->size - m->low,
@@ -149,6 +150,8 @@ vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err)
 		goto out;
 	im.kernel = k;
 	im.initrd = i;
+	if (boot_tables(vm, &im.rsdp, err) != 0)
+		goto out;
 	if (boot_is_bzimage(k, im.kernel_len))
 		rc = boot_linux(&vm->mem, &im, cpu, err);
 	else

@@ -21,6 +21,11 @@
 #define BOOT_PML4	0x9000ull	/* then PDPT, then 4 PDs: 4 GiB of 2 MiB */
 #define BOOT_CMDLINE	0x20000ull
 #define BOOT_CMDLINE_MAX 0x10000ull
+#define BOOT_TABLES	0xE0000ull	/* reserved to 1 MiB: firmware tables */
+#define BOOT_RSDP	0xE0000ull	/* ACPI RSDP, where a legacy scan looks */
+#define BOOT_MP_FLOAT	0xE0040ull	/* MP floating pointer */
+#define BOOT_MP_TABLE	0xE0100ull	/* MP configuration table */
+#define BOOT_ACPI	0xE2000ull	/* the other ACPI tables, to 1 MiB */
 #define BOOT_KERNEL	0x100000ull	/* bzImage protected-mode part */
 
 #define E820_RAM	1
@@ -38,6 +43,7 @@ struct boot_image {
 	const uint8_t *initrd;	/* NULL: none */
 	size_t initrd_len;
 	const char *cmdline;
+	uint64_t rsdp;		/* ACPI RSDP address for the kernel; 0: none */
 };
 
 #define PVH_MAGIC	0x336EC578u
@@ -58,5 +64,7 @@ int boot_cmdline(struct gmem *m, const char *cmdline, size_t max,
 int boot_initrd(struct gmem *m, const struct boot_image *im, uint64_t min,
 		uint64_t max, uint64_t *gpa, struct hv_err *err);
 void boot_gdt(struct gmem *m, struct boot_cpu *cpu);
+/* boot-tables.c: ACPI and MP tables at BOOT_TABLES; *rsdp = their root */
+int boot_tables(struct vmm *vm, uint64_t *rsdp, struct hv_err *err);
 
 #endif

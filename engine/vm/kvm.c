@@ -230,6 +230,8 @@ vmm_msi_route(struct vmm *vm, int gsi, uint64_t addr, uint32_t data)
 
 /* --- vCPUs ------------------------------------------------------------- */
 
+#define CPUID_SPARE	16	/* room for the topology leaves we add */
+
 static struct kvm_cpuid2 *
 supported_cpuid(int kvm_fd)
 {
@@ -237,7 +239,8 @@ supported_cpuid(int kvm_fd)
 
 	for (;;) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) +
-					      n * sizeof(c->entries[0]));
+					      (n + CPUID_SPARE) *
+					      sizeof(c->entries[0]));
 
 		if (!c)
 			return NULL;
@@ -251,28 +254,101 @@ supported_cpuid(int kvm_fd)
 	}
 }
 
+/* bits of the APIC id that number the cores: ceil(log2(n)) */
+static int
+core_bits(int n)
+{
+	int b = 0;
+
+	while ((1 << b) < n)
+		b++;
+	return b;
+}
+
+/*
+ * Extended topology (leaves 0xB and 0x1F): one package of nvcpus cores,
+ * one thread each, APIC id = vCPU index. KVM hands out the host's values;
+ * they are replaced, not edited, so every vCPU count reads the same way.
+ */
+static void
+cpuid_topology(struct vmm *vm, struct vcpu *v, struct kvm_cpuid2 *c,
+	       uint32_t leaf)
+{
+	uint32_t i, j, sub;
+
+	for (i = j = 0; i < c->nent; i++)
+		if (c->entries[i].function != leaf)
+			c->entries[j++] = c->entries[i];
+	c->nent = j;
+	for (sub = 0; sub < 3; sub++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+
+		memset(e, 0, sizeof(*e));
+		e->function = leaf;
+		e->index = sub;
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		e->edx = v->id;			/* x2APIC id */
+		e->ecx = sub;
+		if (sub == 0) {			/* SMT: one thread per core */
+			e->ebx = 1;
+			e->ecx |= 1 << 8;
+		} else if (sub == 1) {		/* cores: the whole package */
+			e->eax = core_bits(vm->nvcpus);
+			e->ebx = vm->nvcpus;
+			e->ecx |= 2 << 8;
+		}
+	}
+}
+
 static void
 cpuid_fixup(struct vmm *vm, struct vcpu *v, struct kvm_cpuid2 *c)
 {
-	uint32_t i;
+	int bits = core_bits(vm->nvcpus);
+	uint32_t i, max_basic = 0;
+	bool amd = false;
 
 	for (i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
 		switch (e->function) {
+		case 0:
+			max_basic = e->eax;
+			amd = e->ebx == 0x68747541;	/* "Auth"enticAMD */
+			break;
 		case 1:
 			e->ebx = (e->ebx & 0x0000FFFF) | ((uint32_t)v->id << 24) |
-				 ((uint32_t)vm->nvcpus << 16);
+				 ((uint32_t)1 << bits << 16);
 			e->ecx |= 1u << 31;	/* running under a hypervisor */
+			e->edx &= ~(1u << 28);	/* HTT: the count is valid */
 			if (vm->nvcpus > 1)
-				e->edx |= 1u << 28;	/* HTT: count valid */
+				e->edx |= 1u << 28;
 			break;
-		case 0xB:
-		case 0x1F:
-			e->edx = v->id;		/* x2APIC id */
+		case 4:				/* cache i: cores, sharing */
+			if (!(e->eax & 0x1F))
+				break;
+			e->eax = (e->eax & 0x3FFF) |
+				 ((1u << bits) - 1) << 26 |
+				 (((e->eax >> 5) & 7) == 3 ?
+				  (1u << bits) - 1 : 0) << 14;
 			break;
 		}
+		if (!amd)
+			continue;
+		if (e->function == 0x80000001 && vm->nvcpus > 1)
+			e->ecx |= 1u << 1;	/* CmpLegacy */
+		if (e->function == 0x80000008)
+			e->ecx = (e->ecx & ~0xF0FFu) | (uint32_t)bits << 12 |
+				 (uint32_t)(vm->nvcpus - 1);
+		if (e->function == 0x8000001E) {
+			e->eax = v->id;
+			e->ebx = v->id & 0xFF;	/* core id, 1 thread */
+			e->ecx = 0;		/* node 0 of 1 */
+		}
 	}
+	if (max_basic >= 0xB)
+		cpuid_topology(vm, v, c, 0xB);
+	if (max_basic >= 0x1F)
+		cpuid_topology(vm, v, c, 0x1F);
 }
 
 static int
@@ -350,7 +426,8 @@ kvm_vcpu_setup(struct vmm *vm, struct vcpu *v, struct hv_err *err)
 		return hv_fail(err, HV_EIO, "KVM_SET_CPUID2: %s", strerror(errno));
 	if (set_msrs(v) != 0)
 		vmm_log(vm, "vcpu %d: some MSRs could not be set", v->id);
-	set_lapic(v);
+	if (v->id == 0)		/* APs start from INIT, which resets it */
+		set_lapic(v);
 	ioctl(v->fd, KVM_SET_FPU, &fpu);
 	return 0;
 }

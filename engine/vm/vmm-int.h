@@ -99,6 +99,8 @@ enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPING };
 struct serial;
 struct pci_bus;
 struct virtio_blk;
+struct acpi_pm;
+struct acpi_config;
 
 #define VMM_MAX_GSI	256
 #define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + 8)
@@ -129,6 +131,7 @@ struct vmm {
 	struct pci_bus *pci;
 	int nblk;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
+	struct acpi_pm *pm;
 
 	/* MSI routing: the whole table is sent on every change */
 	pthread_mutex_t gsi_lock;
@@ -192,6 +195,10 @@ int legacy_init(struct vmm *vm, struct hv_err *err);
 void legacy_free(struct vmm *vm);
 int pci_init(struct vmm *vm, struct hv_err *err);
 void pci_free(struct vmm *vm);
+int acpi_pm_init(struct vmm *vm, struct hv_err *err);
+void acpi_pm_free(struct vmm *vm);
+/* boot-tables.c: what the ACPI and MP tables say about this VM */
+void vmm_acpi_config(const struct vmm *vm, struct acpi_config *c);
 /* io-thread.c: fn(opaque) runs on the I/O thread when fd is readable */
 int io_init(struct vmm *vm, struct hv_err *err);
 int io_watch(struct vmm *vm, int fd, void (*fn)(void *), void *opaque);

@@ -77,7 +77,7 @@ devices_setup(struct vmm *vm, struct hv_err *err)
 	int i;
 
 	if (serial_init(vm, err) != 0 || legacy_init(vm, err) != 0 ||
-	    pci_init(vm, err) != 0)
+	    pci_init(vm, err) != 0 || acpi_pm_init(vm, err) != 0)
 		return -1;
 	for (i = 0; i < vm->cfg.ndisks; i++)
 		if (virtio_blk_create(vm, &vm->cfg.disks[i], err) != 0)
@@ -162,6 +162,7 @@ vmm_destroy(struct vmm *vm)
 			close(vm->vcpus[i].fd);
 	}
 	pci_free(vm);
+	acpi_pm_free(vm);
 	legacy_free(vm);
 	serial_free(vm);
 	kvm_vm_teardown(vm);

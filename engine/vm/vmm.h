@@ -94,6 +94,9 @@ int vmm_resume(struct vmm *vm);
 bool vmm_paused(struct vmm *vm);
 /* Turn off: vCPUs stop, exit info says POWEROFF unless it already said why. */
 void vmm_stop(struct vmm *vm);
+/* Press the ACPI power button: PWRBTN_STS, and the SCI if the guest
+ * enabled it; 0, or -1 if the VM is not running (or paused). */
+int vmm_power_button(struct vmm *vm);
 void vmm_destroy(struct vmm *vm);
 
 /* read end of a nonblocking pipe carrying all the guest writes to COM1 */

@@ -73,11 +73,36 @@ next_arg(va_list *ap, int longs, bool sign)
 	return sign ? (uint64_t)(int64_t)va_arg(*ap, int) : va_arg(*ap, unsigned int);
 }
 
+/*
+ * One CPU prints at a time.  The spin is bounded so that a CPU faulting
+ * while it holds the lock (fault_report prints too) still gets its report out.
+ */
+static volatile int console_lock;
+
+static void
+console_acquire(void)
+{
+	uint64_t spins = 0;
+
+	while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
+		if (++spins > (1ull << 26))
+			return;
+		else
+			cpu_relax();
+}
+
+static void
+console_release(void)
+{
+	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+}
+
 void
 vpr(const char *fmt, va_list ap)
 {
 	va_list aq;
 
+	console_acquire();
 	va_copy(aq, ap);
 	for (; *fmt; fmt++) {
 		int width = 0, longs = 0;
@@ -135,6 +160,7 @@ vpr(const char *fmt, va_list ap)
 		}
 	}
 	va_end(aq);
+	console_release();
 }
 
 void

@@ -10,7 +10,12 @@
  *   blk-bench dev= seconds= depth=       hostile dev=
  *   mem-touch mb=N                 mem-free
  *   fault kind=pf|ud|gp            take that exception (tests the report)
- * Console lines while idle: shutdown, ping, or any command above.
+ *   acpi                           what the ACPI tables say
+ *   acpi-off                       power off through PM1a_CNT (S5)
+ *   pwrbtn [seconds=N]             wait for the ACPI power button and its SCI
+ *   smp [timeout_ms=N]             start every AP in the MADT
+ * Console lines while idle: shutdown, ping, or any command above; the
+ * ACPI power button while idle powers off (S5), as an OS would.
  */
 #include "tests/guest/probe.h"
 
@@ -45,9 +50,7 @@ extern uint8_t pt_spare[8][4096];
 extern uint8_t idt[4096];
 extern uint8_t isr_stub_base[];
 extern uint8_t isr_ignore[], isr_ud[];
-void idle_halt(void);
 
-#define LAPIC			((volatile uint8_t *)0xFEE00000ul)
 #define TIMER_VECTOR		0x40
 #define IDLE_TICK_NS		10000000u	/* console poll: 100 Hz */
 extern uint8_t __image_end[];
@@ -176,7 +179,7 @@ fault_report(uint64_t *f, uint64_t cr2)
 
 /* ---- boot information ---- */
 
-static bool
+bool
 low_range_ok(uint64_t addr, uint64_t len)
 {
 	return addr >= PAGE_SIZE && len <= LOW_MAPPED_END &&
@@ -247,19 +250,22 @@ read_cmdline(uint64_t pa)
 	cmdline[i] = 0;
 }
 
-static void
+static uint64_t
 boot_info(uint32_t si_pa)
 {
 	const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
+	uint64_t rsdp = 0;
 
 	if (low_range_ok(si_pa, sizeof(*si)) && si->magic == HVM_START_MAGIC) {
 		read_memmap(si);
 		read_cmdline(si->cmdline_paddr);
+		rsdp = si->rsdp_paddr;
 	} else {
 		pr("probe: no hvm_start_info at 0x%x\n", si_pa);
 	}
 	if (!memmap_n)
 		memmap_from_cmos();
+	return rsdp;
 }
 
 /* the allocator gets the RAM after the image, in the entry holding it */
@@ -380,6 +386,10 @@ static const struct {
 	{ "mem-touch", cmd_mem_touch },
 	{ "mem-free", cmd_mem_free },
 	{ "fault", cmd_fault },
+	{ "acpi", cmd_acpi },
+	{ "acpi-off", cmd_acpi_off },
+	{ "pwrbtn", cmd_pwrbtn },
+	{ "smp", cmd_smp },
 };
 
 /* one command, NUL-terminated, may have blanks around it; 0 ok, -1 failed */
@@ -418,8 +428,16 @@ idle(int status)
 	uint64_t last = 0;
 	bool halt = lapic_timer_init();
 
+	acpi_power_button_arm();
 	for (;;) {
 		int ch;
+
+		if (acpi_power_button()) {	/* what an OS does: shut down */
+			pr("probe: power button\n");
+			pr("probe: shutdown\n");
+			acpi_poweroff();
+			probe_exit(status);
+		}
 
 		if (halt) {
 			mmio_w32(LAPIC + 0x380, IDLE_TICK_NS);
@@ -451,13 +469,16 @@ int
 probe_main(uint32_t start_info)
 {
 	int status = EXIT_OK;
+	uint64_t rsdp;
 	char *c, *semi;
 
 	idt_init();
-	boot_info(start_info);
+	rsdp = boot_info(start_info);
 	pool_init();
-	pr("probe: cpus=1 mem_mb=%lu cmdline=\"%s\"\n",
-	   (unsigned long)(ram_bytes() / MB), cmdline);
+	acpi_init(rsdp);
+	pr("probe: cpus=%d mem_mb=%lu cmdline=\"%s\"\n",
+	   acpi.ncpus ? acpi.ncpus : 1, (unsigned long)(ram_bytes() / MB),
+	   cmdline);
 	for (c = cmdline; c; c = semi) {
 		int rc;
 

@@ -6,6 +6,8 @@
  * pci.c: PCI bus 0 scan through 0xCF8/0xCFC, BARs, capability walk.
  * virtio.c: the modern virtio-pci transport and split virtqueues (polled).
  * blk.c: the blk-* and hostile commands.
+ * acpi.c: RSDP/XSDT/MADT/FADT/DSDT parsing, acpi, acpi-off, pwrbtn.
+ * smp.c: starting the APs (INIT-SIPI-SIPI), the smp command.
  * main.c: hvm_start_info, page tables above 4 GiB, IDT, command dispatch.
  */
 #ifndef PROBE_H
@@ -98,6 +100,54 @@ uint64_t mem_free_bytes(void);
 /* ---- main.c ---- */
 extern uint64_t ram_top;	/* highest RAM address + 1 */
 int pt_map_high(uint64_t phys, uint64_t len);	/* uncached, 2 MiB pages */
+bool low_range_ok(uint64_t addr, uint64_t len);	/* in the cacheable map */
+void idle_halt(void);		/* sti; hlt in ring 0 until an interrupt */
+
+#define LAPIC			((volatile uint8_t *)0xFEE00000ul)
+#define LAPIC_ID		0x020
+#define LAPIC_EOI		0x0B0
+#define LAPIC_SVR		0x0F0
+#define LAPIC_IRR		0x200
+#define LAPIC_ICR_LO		0x300
+#define LAPIC_ICR_HI		0x310
+
+static inline uint8_t lapic_id(void)
+{ return mmio_r32(LAPIC + LAPIC_ID) >> 24; }
+
+/* ---- acpi.c ---- */
+#define ACPI_MAX_CPUS	256
+
+struct acpi_info {
+	uint64_t rsdp;			/* 0: no valid RSDP found */
+	int ncpus;			/* enabled local APICs in the MADT */
+	uint8_t apic_id[ACPI_MAX_CPUS];
+	uint64_t ioapic;		/* first IOAPIC's address, 0: none */
+	bool fadt_ok, dsdt_ok;
+	uint16_t pm1a_evt, pm1a_cnt;	/* I/O ports, 0: none */
+	uint16_t sci;
+	int s5_typ;			/* SLP_TYP of \_S5_, -1: none */
+};
+extern struct acpi_info acpi;
+void acpi_init(uint64_t rsdp_paddr);
+bool acpi_power_button(void);	/* pressed since last asked (idle) */
+void acpi_power_button_arm(void);
+int acpi_poweroff(void);	/* S5 through PM1a_CNT; returns if it fails */
+int cmd_acpi(const char *args);
+int cmd_acpi_off(const char *args);
+int cmd_pwrbtn(const char *args);
+
+/* ---- smp.c ---- */
+struct ap_boot {			/* entry.S ap_start64 reads it */
+	uint64_t rsp0;			/* 0: ring-0 stack top */
+	uint64_t rsp3;			/* 8: ring-3 stack top */
+	uint64_t arg;			/* 16: ap_main's argument (itself) */
+	uint16_t pad[3];
+	uint16_t gdt_limit;		/* 30: lgdt operand */
+	uint64_t gdt_base;		/* 32 */
+	volatile uint32_t alive;	/* 40: set by the AP in ring 3 */
+	uint32_t apic_id;
+};
+int cmd_smp(const char *args);
 
 /* ---- pci.c ---- */
 struct pci_dev {

@@ -101,6 +101,7 @@ test_start_info(void)
 	       "memmap: ... to the end of RAM");
 	is_int(get_le32(map + 3 * 24 + 16), 1, "memmap: type RAM");
 	is_int(get_le32(si + 12), 0, "no modules without an initrd");
+	is_int(get_le64(si + 32), 0xE0000, "rsdp_paddr: the ACPI RSDP");
 	vmm_destroy(vm);
 }
 

@@ -52,6 +52,7 @@ load(struct gmem *m, const char *cmdline, bool with_initrd,
 		.kernel = img, .kernel_len = sizeof img, .cmdline = cmdline,
 		.initrd = with_initrd ? initrd : NULL,
 		.initrd_len = with_initrd ? sizeof initrd : 0,
+		.rsdp = 0xE0000,
 	};
 
 	memset(m->host, 0, 2 << 20);
@@ -88,6 +89,7 @@ test_fields(struct gmem *m)
 	is_int(get_le16(zp + 0x224), 0xFE00, "heap_end_ptr = 0xFE00");
 	is_int(get_le32(zp + 0x228), BOOT_CMDLINE, "cmd_line_ptr");
 	is_int(get_le32(zp + 0x0C8), 0, "ext_cmd_line_ptr = 0 (below 4 GiB)");
+	is_int(get_le64(zp + 0x070), 0xE0000, "acpi_rsdp_addr (protocol 2.14)");
 	is_str((char *)m->host + BOOT_CMDLINE, "console=ttyS0 root=/dev/vda",
 	       "command line NUL-terminated at cmd_line_ptr");
 	rd = get_le32(zp + 0x218);
@@ -104,6 +106,8 @@ test_fields(struct gmem *m)
 	ok(get_le64(e820) == 0 && get_le64(e820 + 8) == 0x9FC00 &&
 	   get_le32(e820 + 16) == 1, "e820[0]: RAM 0 .. 0x9FC00");
 	is_int(get_le32(e820 + 20 + 16), 2, "e820[1]: EBDA reserved");
+	ok(get_le64(e820 + 40) == 0xE0000 && get_le64(e820 + 48) == 0x20000 &&
+	   get_le32(e820 + 56) == 2, "e820[2]: firmware tables 0xE0000 .. 1 MiB reserved");
 	ok(get_le64(e820 + 60) == 0x100000 &&
 	   get_le64(e820 + 68) == MEM - 0x100000 && get_le32(e820 + 76) == 1,
 	   "e820[3]: RAM 1 MiB .. end");
