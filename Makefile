@@ -31,7 +31,7 @@ WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 .PHONY: all asan check run bench deps clean fuzz
 # objects made on the way to a test binary are kept, not rebuilt each time
 .SECONDARY:
-all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run
+all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run $(B)/until-line
 
 # the probe guest and its host-side pattern tool (adds to all)
 include tests/guest/guest.mk
@@ -68,6 +68,10 @@ $(B)/hv-worker: $(B)/obj/engine/vm/worker-main.o $(B)/libhv.a
 # one VM in one process, for tests and benchmarks (tests/tools/vmm-run.c)
 $(B)/vmm-run: $(B)/obj/tests/tools/vmm-run.o $(B)/libhv.a
 	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
+
+# bench/vm's stopwatch (tests/tools/until-line.c)
+$(B)/until-line: $(B)/obj/tests/tools/until-line.o
+	$(CC) $(CFLAGS) -o $@ $^
 
 $(B)/asan/hv-worker: $(B)/asan/obj/engine/vm/worker-main.o $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)

@@ -6,9 +6,15 @@
 
 #include "engine/hv.h"
 
+#define HV_MAX_SPAWNED	64
+
 struct hv_ctx {
 	struct hv_config cfg;
 	sqlite3 *db;
+	/* workers this process spawned: reaped when they end (long-lived
+	 * front ends like the TUI must not collect zombies) */
+	int nspawned;
+	pid_t spawned[HV_MAX_SPAWNED];
 };
 
 /* config.c */
@@ -16,6 +22,8 @@ int config_load(struct hv_config *cfg, const char *home, struct hv_err *err);
 
 /* lifecycle.c: a VM whose worker died reads as "Failed" */
 void lifecycle_refresh(struct hv_ctx *hv, struct hv_vm *vm);
+/* collect the exit status of spawned workers that have ended */
+void lifecycle_reap(struct hv_ctx *hv);
 
 /* store.c */
 int store_open(struct hv_ctx *hv, struct hv_err *err);

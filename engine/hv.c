@@ -77,6 +77,7 @@ hv_close(struct hv_ctx *hv)
 {
 	if (hv == NULL)
 		return;
+	lifecycle_reap(hv);
 	store_close(hv);
 	free(hv);
 }

@@ -14,6 +14,7 @@
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,22 +382,68 @@ worker_path(char *buf, size_t len, struct hv_err *err)
 	return 0;
 }
 
-static void
-exec_worker(const char *worker, const char *home, const char *name,
-	    int log_fd, int ready_fd)
+void
+lifecycle_reap(struct hv_ctx *hv)
 {
-	int devnull = open("/dev/null", O_RDWR);
+	int i = 0;
 
-	if (setsid() < 0 || fork() != 0)
-		_exit(0);	/* the worker is a grandchild: nobody's zombie */
-	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log_fd, 1) < 0 ||
-	    dup2(log_fd, 2) < 0 || dup2(ready_fd, 3) < 0)
-		_exit(127);
-	for (int fd = 4; fd < 1024; fd++)
-		close(fd);
-	execl(worker, "hv-worker", "--home", home, "--ready-fd", "3", name, (char *)NULL);
-	dprintf(3, "error: cannot run %s: %s\n", worker, strerror(errno));
-	_exit(127);
+	while (i < hv->nspawned) {
+		if (waitpid(hv->spawned[i], NULL, WNOHANG) != 0)	/* gone, or not ours */
+			hv->spawned[i] = hv->spawned[--hv->nspawned];
+		else
+			i++;
+	}
+}
+
+/*
+ * posix_spawn (a vfork, not a copy of this process's page tables) straight
+ * into a new session: the worker outlives us, and whoever is left to reap
+ * it (init, or lifecycle_reap while we live) does.
+ */
+static int
+spawn_worker(struct hv_ctx *hv, const char *worker, const char *name, int log_fd,
+	     int ready_fd, struct hv_err *err)
+{
+	char *argv[] = { "hv-worker", "--home", hv->cfg.home, "--ready-fd", "3",
+			 (char *)name, NULL };
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	int devnull, r;
+	pid_t pid;
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return hv_fail(err, HV_EIO, "/dev/null: %s", strerror(errno));
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGCHLD);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGHUP);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+				      POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+	posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	r = posix_spawn(&pid, worker, &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(devnull);
+	if (r != 0)
+		return hv_fail(err, HV_EIO, "cannot run %s: %s", worker, strerror(r));
+	lifecycle_reap(hv);
+	if (hv->nspawned < HV_MAX_SPAWNED)
+		hv->spawned[hv->nspawned++] = pid;
+	return 0;
 }
 
 int
@@ -404,9 +451,8 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 {
 	char worker[HV_PATH_MAX], log[HV_PATH_MAX + 128], msg[600];
 	struct hv_vm vm;
-	int pipefd[2], log_fd, status;
+	int pipefd[2], log_fd;
 	ssize_t n = 0;
-	pid_t pid;
 
 	if (hv_vm_get(hv, name, &vm, err) != 0)
 		return -1;
@@ -425,18 +471,14 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 		close(log_fd);
 		return hv_fail(err, HV_EIO, "pipe: %s", strerror(errno));
 	}
-	pid = fork();
-	if (pid < 0) {
+	if (spawn_worker(hv, worker, vm.name, log_fd, pipefd[1], err) != 0) {
 		close(log_fd);
 		close(pipefd[0]);
 		close(pipefd[1]);
-		return hv_fail(err, HV_EIO, "fork: %s", strerror(errno));
+		return -1;
 	}
-	if (pid == 0)
-		exec_worker(worker, hv->cfg.home, vm.name, log_fd, pipefd[1]);
 	close(log_fd);
 	close(pipefd[1]);
-	waitpid(pid, &status, 0);
 
 	/* the worker writes "ok PID" once the VM runs, or "error: why" */
 	struct pollfd p = { .fd = pipefd[0], .events = POLLIN };

@@ -13,6 +13,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -395,20 +396,39 @@ build_vmm(struct worker *w, struct hv_err *err)
 	return vmm_start(w->vmm, err);
 }
 
+static void *
+record_starting(void *arg)
+{
+	set_state(arg, "Starting", NULL);
+	return NULL;
+}
+
 static int
 setup(struct worker *w, const char *home, const char *name, struct hv_err *err)
 {
 	char path[HV_PATH_MAX + 128];
 	struct epoll_event ev = { .events = EPOLLIN };
+	pthread_t t;
 	sigset_t mask;
+	int r, threaded;
 
 	if (hv_open(&w->hv, home, err) != 0 || hv_vm_get(w->hv, name, &w->vm, err) != 0 ||
 	    take_lock(w, err) != 0)
 		return -1;
-	set_state(w, "Starting", NULL);
-	hv_vm_path(w->hv, w->vm.name, "console", path, sizeof path);
-	w->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (listen_socket(w, err) != 0 || build_vmm(w, err) != 0)
+	/*
+	 * The inventory write runs beside the VM's construction (it is a
+	 * third of the time to the guest's first instruction); only that
+	 * thread uses the inventory connection until it is joined.
+	 */
+	threaded = pthread_create(&t, NULL, record_starting, w) == 0;
+	if (!threaded)
+		set_state(w, "Starting", NULL);
+	if (hv_vm_path(w->hv, w->vm.name, "console", path, sizeof path) == 0)
+		w->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	r = listen_socket(w, err) == 0 && build_vmm(w, err) == 0 ? 0 : -1;
+	if (threaded)
+		pthread_join(t, NULL);
+	if (r != 0)
 		return -1;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -472,6 +472,7 @@ probe_main(uint32_t start_info)
 	uint64_t rsdp;
 	char *c, *semi;
 
+	serial_init();
 	idt_init();
 	rsdp = boot_info(start_info);
 	pool_init();

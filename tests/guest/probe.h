@@ -67,6 +67,7 @@ static inline void mmio_w8(volatile void *p, uint8_t v) { *(volatile uint8_t *)p
 static inline void mmio_w16(volatile void *p, uint16_t v) { *(volatile uint16_t *)p = v; }
 static inline void mmio_w32(volatile void *p, uint32_t v) { *(volatile uint32_t *)p = v; }
 
+void serial_init(void);
 void serial_putc(char c);
 int serial_getc(void);		/* -1: nothing waiting */
 void pr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
