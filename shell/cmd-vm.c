@@ -47,7 +47,8 @@ static const struct cmd_opt json_opts[] = {
 
 static const struct cmd_opt shutdown_opts[] = {
 	{ "timeout", OPT_NUM, "SECONDS", "wait this long for the guest (default 60; 0: don't wait)" },
-	{ "force", OPT_FLAG, NULL, "turn the VM off when the time is up" },
+	{ "force", OPT_FLAG, NULL, "turn the VM off when the time is up (the default)" },
+	{ "keep-on", OPT_FLAG, NULL, "leave it running when the time is up, and fail" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -567,7 +568,9 @@ vm_shutdown(struct cmd_ctx *ctx, const struct cmd_args *a)
 		return CMD_USAGE;
 	if (timeout < 0 || timeout > 86400)
 		return cmd_usage_error(ctx, "--timeout %lld: must be 0..86400 seconds", timeout);
-	r = hv_vm_shutdown(hv, a->pos[0], (int)timeout, cmd_flag(a, "force"), &err);
+	if (cmd_flag(a, "force") && cmd_flag(a, "keep-on"))
+		return cmd_usage_error(ctx, "--force and --keep-on contradict each other");
+	r = hv_vm_shutdown(hv, a->pos[0], (int)timeout, !cmd_flag(a, "keep-on"), &err);
 	if (r < 0)
 		return cmd_error(ctx, &err);
 	if (timeout == 0)
@@ -596,7 +599,7 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "import", "FILE", 1, 1, ARG_PATH, import_opts, "register a VM from an exported definition", vm_import },
 	{ "start", "NAME", 1, 1, ARG_VM, NULL, "start a VM in its own worker process", vm_start },
 	{ "stop", "NAME", 1, 1, ARG_VM, NULL, "turn a VM off at once (like pulling the plug)", vm_stop },
-	{ "shutdown", "NAME", 1, 1, ARG_VM, shutdown_opts, "ask the guest to shut down", vm_shutdown },
+	{ "shutdown", "NAME", 1, 1, ARG_VM, shutdown_opts, "press the power button; turn off after --timeout", vm_shutdown },
 	{ "pause", "NAME", 1, 1, ARG_VM, NULL, "pause a running VM", vm_pause },
 	{ "resume", "NAME", 1, 1, ARG_VM, NULL, "resume a paused VM", vm_resume },
 	{ "console", "NAME", 1, 1, ARG_VM, NULL, "attach to the serial console (Ctrl-] detaches)", vm_console },

@@ -33,6 +33,27 @@ set_slot(struct vmm *vm, int slot, uint64_t gpa, uint64_t size, void *host,
 	return 0;
 }
 
+#define ROM_SLOT	2
+
+int
+kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
+	    struct hv_err *err)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = ROM_SLOT,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0)
+		r.flags = KVM_MEM_READONLY;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return hv_fail(err, HV_EIO, "KVM_SET_USER_MEMORY_REGION (firmware): %s",
+			       strerror(errno));
+	return 0;
+}
+
 static int
 mem_setup(struct vmm *vm, struct hv_err *err)
 {

@@ -202,7 +202,9 @@ pci_init(struct vmm *vm, struct hv_err *err)
 	b->vm = vm;
 	pthread_mutex_init(&b->lock, NULL);
 	b->next_mmio = PCI_MMIO_BASE;
-	pci_header(&b->host, 0x8086, 0x0D57, 0x060000, 0, 0);
+	/* subsystem 1af4:1100 ("QEMU virtual machine") is what SeaBIOS checks
+	   before it looks for fw_cfg; without it Gen1 firmware goes astray */
+	pci_header(&b->host, 0x8086, 0x0D57, 0x060000, 0x1AF4, 0x1100);
 	b->dev[0] = &b->host;
 	vm->pci = b;
 	if (bus_add(&vm->pio, PCI_CONFIG_ADDR, 8, pci_io, b) != 0)

@@ -98,6 +98,7 @@ enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPING };
 
 struct serial;
 struct pci_bus;
+struct fw_cfg;
 struct virtio_blk;
 struct acpi_pm;
 struct acpi_config;
@@ -129,6 +130,9 @@ struct vmm {
 	struct serial *serial;
 	void *legacy;
 	struct pci_bus *pci;
+	struct fw_cfg *fw_cfg;	/* Gen1 */
+	uint8_t *fw_image;	/* Gen1: the BIOS, mapped read-only at 4G - len */
+	size_t fw_len;
 	int nblk;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
 	struct acpi_pm *pm;
@@ -153,6 +157,9 @@ struct vmm {
 };
 
 /* kvm.c */
+/* a read-only memslot (writes become MMIO exits nobody serves) */
+int kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
+		struct hv_err *err);
 int kvm_vm_setup(struct vmm *vm, struct hv_err *err);
 int kvm_vcpu_setup(struct vmm *vm, struct vcpu *v, struct hv_err *err);
 void kvm_vm_teardown(struct vmm *vm);
@@ -184,6 +191,8 @@ struct boot_cpu {
 };
 
 int vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err);
+/* boot-bios.c: Gen1 firmware, fw_cfg and the firmware debug port */
+int vmm_load_firmware(struct vmm *vm, struct hv_err *err);
 int kvm_vcpu_boot_regs(struct vcpu *v, const struct boot_cpu *cpu,
 		       struct hv_err *err);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/vm/virtio-blk.h"
+#include "engine/vm/fw_cfg.h"
 #include "engine/vm/vmm-int.h"
 
 static void
@@ -29,9 +30,10 @@ check_config(const struct vmm_config *c, struct hv_err *err)
 		return hv_fail(err, HV_EINVAL, "memory above 1 TiB");
 	if (c->vcpus < 1 || c->vcpus > VMM_MAX_VCPUS)
 		return hv_fail(err, HV_EINVAL, "vCPUs must be 1..%d", VMM_MAX_VCPUS);
-	if (c->generation != 2)
-		return hv_fail(err, HV_ENOTSUP, "generation %d VMs are not supported yet",
-			       c->generation);
+	if (c->generation != 1 && c->generation != 2)
+		return hv_fail(err, HV_EINVAL, "generation must be 1 or 2");
+	if (c->generation == 2 && c->kernel == NULL)
+		return hv_fail(err, HV_EINVAL, "a Gen2 VM needs a kernel to boot");
 	if (c->ndisks < 0 || c->ndisks > VMM_MAX_DISKS)
 		return hv_fail(err, HV_EINVAL, "at most %d disks", VMM_MAX_DISKS);
 	return 0;
@@ -104,7 +106,10 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 	sigaction(VMM_KICK_SIGNAL, &sa, NULL);	/* no SA_RESTART */
 	if (fds_setup(vm, err) != 0 || io_init(vm, err) != 0 ||
 	    kvm_vm_setup(vm, err) != 0 ||
-	    devices_setup(vm, err) != 0 || vmm_load_kernel(vm, &cpu, err) != 0)
+	    devices_setup(vm, err) != 0)
+		goto fail;
+	if (c->generation == 1 ? vmm_load_firmware(vm, err) != 0 :
+				 vmm_load_kernel(vm, &cpu, err) != 0)
 		goto fail;
 	for (i = 0; i < vm->nvcpus; i++) {
 		vm->vcpus[i].vm = vm;
@@ -112,7 +117,8 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 		if (kvm_vcpu_setup(vm, &vm->vcpus[i], err) != 0)
 			goto fail;
 	}
-	if (kvm_vcpu_boot_regs(&vm->vcpus[0], &cpu, err) != 0)
+	/* Gen1 starts where a PC does: the reset vector, KVM's initial state */
+	if (c->generation == 2 && kvm_vcpu_boot_regs(&vm->vcpus[0], &cpu, err) != 0)
 		goto fail;
 	*out = vm;
 	return 0;
@@ -162,6 +168,9 @@ vmm_destroy(struct vmm *vm)
 			close(vm->vcpus[i].fd);
 	}
 	pci_free(vm);
+	fw_cfg_free(vm);
+	if (vm->fw_image)
+		munmap(vm->fw_image, vm->fw_len);
 	acpi_pm_free(vm);
 	legacy_free(vm);
 	serial_free(vm);

@@ -248,11 +248,10 @@ handle_request(struct worker *w, struct client *c, const char *line)
 		w->quit = true;
 		reply_ok(c);
 	} else if (strcmp(what, "shutdown") == 0) {
-		/* Gen2 probe guests obey a console line; ACPI comes with Gen1 */
-		static const char bye[] = "shutdown\n";
-
-		if (vmm_console_input(w->vmm, bye, sizeof bye - 1) != (int)sizeof bye - 1)
-			reply_err(c, "the guest's console does not take input now");
+		/* the ACPI power button, as on a physical server: the guest's OS
+		   decides what to do (an idle probe powers off through S5) */
+		if (vmm_power_button(w->vmm) != 0)
+			reply_err(c, "the VM is not running");
 		else
 			reply_ok(c);
 	} else if (strcmp(what, "console") == 0) {

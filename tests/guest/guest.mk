@@ -2,7 +2,7 @@
 # Freestanding, built by the host compiler; runs in ring 3 after a few
 # ring-0 instructions (see tests/guest/entry.S and ../shared/PLATFORM.md).
 
-GUEST_SRC    := $(wildcard tests/guest/*.c) $(wildcard tests/guest/*.S)
+GUEST_SRC    := $(wildcard tests/guest/*.c) $(filter-out tests/guest/bootsect.S,$(wildcard tests/guest/*.S))
 GUEST_OBJ    := $(patsubst tests/guest/%,$(B)/guest/obj/%.o,$(GUEST_SRC))
 GUEST_CFLAGS := -std=c11 $(WARN) -O2 -g -ffreestanding -nostdlib -static \
 		-fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
@@ -29,3 +29,11 @@ $(B)/guest/probe.elf: $(GUEST_OBJ) tests/guest/probe.ld
 $(B)/pattern: tests/tools/pattern.c tests/guest/pattern.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -I. -o $@ $<
+
+# Gen1 tests: an MBR boot sector SeaBIOS loads from a virtio-blk disk
+all: $(B)/guest/bootsect.bin
+
+$(B)/guest/bootsect.bin: tests/guest/bootsect.S
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -o $(B)/guest/bootsect.o $<
+	$(LD) -m elf_i386 -Ttext 0x7C00 --oformat binary -e _start -o $@ $(B)/guest/bootsect.o

@@ -3,6 +3,7 @@
  * benchmarks: the console goes to stdout, the exit status is the VM's.
  *
  *	vmm-run --kernel probe.elf [--cmdline S] [--initrd F] [--mem MIB]
+ *		[--gen 1 [--firmware BIOS]] (Gen1: SeaBIOS, no --kernel)
  *		[--vcpus N] [--disk PATH[,ro][,serial=S]]... [--input S]
  *		[--timeout SEC] [--stats]
  *
@@ -34,7 +35,7 @@ now_ms(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: vmm-run --kernel FILE [--cmdline S] [--initrd F] "
+	fprintf(stderr, "usage: vmm-run {--kernel FILE | --gen 1 [--firmware F]} [--cmdline S] [--initrd F] "
 		"[--mem MIB] [--vcpus N] [--disk PATH[,ro][,serial=S]] "
 		"[--input S] [--timeout SEC] [--stats]\n");
 	exit(2);
@@ -126,7 +127,8 @@ main(int argc, char **argv)
 		{ "initrd", 1, NULL, 'i' }, { "mem", 1, NULL, 'm' },
 		{ "vcpus", 1, NULL, 'n' }, { "disk", 1, NULL, 'd' },
 		{ "input", 1, NULL, 'I' }, { "timeout", 1, NULL, 't' },
-		{ "stats", 0, NULL, 's' }, { 0 }
+		{ "stats", 0, NULL, 's' }, { "gen", 1, NULL, 'g' },
+		{ "firmware", 1, NULL, 'f' }, { 0 }
 	};
 	struct vmm_config c = { .mem_bytes = 64ull << 20, .vcpus = 1,
 				.generation = 2 };
@@ -149,10 +151,12 @@ main(int argc, char **argv)
 		case 'I': input = optarg; break;
 		case 't': timeout = atof(optarg) * 1e3; break;
 		case 's': stats = true; break;
+		case 'g': c.generation = atoi(optarg); break;
+		case 'f': c.firmware = optarg; break;
 		default: usage();
 		}
 	}
-	if (!c.kernel || optind != argc)
+	if ((!c.kernel && c.generation != 1) || optind != argc)
 		usage();
 	if (vmm_create(&vm, &c, &err) != 0 || vmm_start(vm, &err) != 0) {
 		fprintf(stderr, "vmm-run: %s\n", err.msg);

@@ -294,7 +294,13 @@ test_bad_config(void)
 	ok(vmm_create(&vm, &c, &err) != 0, "0 vCPUs refused: %s", err.msg);
 	c = good;
 	c.generation = 1;
-	ok(vmm_create(&vm, &c, &err) != 0, "Gen1 refused for now: %s", err.msg);
+	c.firmware = "/nonexistent/bios.bin";
+	ok(vmm_create(&vm, &c, &err) != 0, "Gen1 with missing firmware: %s", err.msg);
+	c.firmware = "/dev/null";
+	ok(vmm_create(&vm, &c, &err) != 0, "Gen1 with a non-file firmware: %s", err.msg);
+	c = good;
+	c.generation = 3;
+	ok(vmm_create(&vm, &c, &err) != 0, "generation 3 refused: %s", err.msg);
 	c = good;
 	c.kernel = "/nonexistent/kernel";
 	ok(vmm_create(&vm, &c, &err) != 0, "missing kernel: %s", err.msg);
