@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -401,11 +402,11 @@ lifecycle_reap(struct hv_ctx *hv)
  * it (init, or lifecycle_reap while we live) does.
  */
 static int
-spawn_worker(struct hv_ctx *hv, const char *worker, const char *name, int log_fd,
+spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int log_fd,
 	     int ready_fd, struct hv_err *err)
 {
 	char *argv[] = { "hv-worker", "--home", hv->cfg.home, "--ready-fd", "3",
-			 (char *)name, NULL };
+			 "--vm-fd", "4", (char *)vm->name, NULL };
 	extern char **environ;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -416,6 +417,16 @@ spawn_worker(struct hv_ctx *hv, const char *worker, const char *name, int log_fd
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return hv_fail(err, HV_EIO, "/dev/null: %s", strerror(errno));
+	/* the definition we just read, so the worker builds the VM before it
+	   has the inventory open (worker-main.c: read_definition) */
+	uint32_t size = sizeof *vm;
+	int def = memfd_create("hv-vm", MFD_CLOEXEC);
+
+	if (def >= 0 && (pwrite(def, "HVVM", 4, 0) != 4 || pwrite(def, &size, 4, 4) != 4 ||
+			 pwrite(def, vm, sizeof *vm, 8) != (ssize_t)sizeof *vm)) {
+		close(def);
+		def = -1;
+	}
 	sigemptyset(&none);
 	sigemptyset(&dfl);
 	sigaddset(&dfl, SIGPIPE);
@@ -433,11 +444,20 @@ spawn_worker(struct hv_ctx *hv, const char *worker, const char *name, int log_fd
 	posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
 	posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	if (def >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, def, 4);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	} else {
+		argv[5] = (char *)vm->name;	/* no --vm-fd: it reads the inventory */
+		argv[6] = NULL;
+		posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	}
 	r = posix_spawn(&pid, worker, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(devnull);
+	if (def >= 0)
+		close(def);
 	if (r != 0)
 		return hv_fail(err, HV_EIO, "cannot run %s: %s", worker, strerror(r));
 	lifecycle_reap(hv);
@@ -471,7 +491,9 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 		close(log_fd);
 		return hv_fail(err, HV_EIO, "pipe: %s", strerror(errno));
 	}
-	if (spawn_worker(hv, worker, vm.name, log_fd, pipefd[1], err) != 0) {
+	if (vm.generation == 1 && vm.firmware[0] == '\0')
+		snprintf(vm.firmware, sizeof vm.firmware, "%s", hv->cfg.firmware);
+	if (spawn_worker(hv, worker, &vm, log_fd, pipefd[1], err) != 0) {
 		close(log_fd);
 		close(pipefd[0]);
 		close(pipefd[1]);

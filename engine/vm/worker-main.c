@@ -1,7 +1,7 @@
 /*
  * worker-main.c - build/hv-worker: the process that owns one running VM.
  *
- *	hv-worker --home HV_HOME [--ready-fd N] NAME
+ *	hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] NAME
  *
  * Started detached by hv_vm_start() (engine/lifecycle.c). It holds
  * run/NAME.lock for its whole life (how readers tell a live worker from a
@@ -54,6 +54,9 @@ struct worker {
 	bool paused, quit;
 	char exit_why[128];
 	char sock_path[HV_PATH_MAX + 128];
+	const char *home;
+	bool open_failed;	/* the inventory thread could not open it */
+	struct hv_err open_err;
 };
 
 static void
@@ -359,7 +362,8 @@ take_lock(struct worker *w, struct hv_err *err)
 	char path[HV_PATH_MAX + 128];
 	int fd;
 
-	hv_vm_path(w->hv, w->vm.name, "lock", path, sizeof path);
+	/* the inventory may not be open yet: hv_vm_path's layout, by hand */
+	snprintf(path, sizeof path, "%s/run/%s.lock", w->home, w->vm.name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return hv_fail(err, HV_EIO, "%s: %s", path, strerror(errno));
@@ -368,6 +372,34 @@ take_lock(struct worker *w, struct hv_err *err)
 		return hv_fail(err, HV_EBUSY, "VM '%s' already has a worker", w->vm.name);
 	}
 	return 0;	/* fd stays open: the lock lives as long as we do */
+}
+
+/*
+ * The shell hands over the VM definition it just read (fd 4, a memfd:
+ * "HVVM", the struct size, struct hv_vm), so the VM is built while the
+ * inventory opens on another thread. Same build, same struct; anything
+ * else (a size that differs, another name) falls back to the inventory.
+ */
+static bool
+read_definition(int fd, const char *name, struct hv_vm *vm)
+{
+	uint8_t hdr[8];
+	uint32_t size;
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || memcmp(hdr, "HVVM", 4) != 0)
+		goto no;
+	memcpy(&size, hdr + 4, 4);
+	if (size != sizeof *vm || pread(fd, vm, sizeof *vm, 8) != (ssize_t)sizeof *vm)
+		goto no;
+	close(fd);
+	vm->name[sizeof vm->name - 1] = '\0';
+	vm->firmware[sizeof vm->firmware - 1] = '\0';
+	return strcmp(vm->name, name) == 0 && vm->ndisks >= 0 && vm->ndisks <= HV_MAX_DISKS;
+no:
+	close(fd);
+	return false;
 }
 
 static int
@@ -383,7 +415,7 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.kernel = vm->kernel[0] ? vm->kernel : NULL;
 	cfg.initrd = vm->initrd[0] ? vm->initrd : NULL;
 	cfg.cmdline = vm->cmdline;
-	cfg.firmware = vm->firmware[0] ? vm->firmware : hv_config(w->hv)->firmware;
+	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS */
 	cfg.ndisks = vm->ndisks;
 	for (int i = 0; i < vm->ndisks; i++) {
 		cfg.disks[i].path = vm->disks[i];
@@ -398,12 +430,19 @@ build_vmm(struct worker *w, struct hv_err *err)
 static void *
 record_starting(void *arg)
 {
-	set_state(arg, "Starting", NULL);
+	struct worker *w = arg;
+
+	if (w->hv == NULL && hv_open(&w->hv, w->home, &w->open_err) != 0) {
+		w->open_failed = true;
+		return NULL;
+	}
+	set_state(w, "Starting", NULL);
 	return NULL;
 }
 
 static int
-setup(struct worker *w, const char *home, const char *name, struct hv_err *err)
+setup(struct worker *w, const char *home, const char *name, int vm_fd,
+      struct hv_err *err)
 {
 	char path[HV_PATH_MAX + 128];
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -411,23 +450,36 @@ setup(struct worker *w, const char *home, const char *name, struct hv_err *err)
 	sigset_t mask;
 	int r, threaded;
 
-	if (hv_open(&w->hv, home, err) != 0 || hv_vm_get(w->hv, name, &w->vm, err) != 0 ||
-	    take_lock(w, err) != 0)
+	w->home = home;
+	if (!read_definition(vm_fd, name, &w->vm)) {
+		if (hv_open(&w->hv, home, err) != 0 || hv_vm_get(w->hv, name, &w->vm, err) != 0)
+			return -1;
+		if (w->vm.generation == 1 && w->vm.firmware[0] == '\0')
+			snprintf(w->vm.firmware, sizeof w->vm.firmware, "%s",
+				 hv_config(w->hv)->firmware);
+	}
+	if (take_lock(w, err) != 0)
 		return -1;
 	/*
-	 * The inventory write runs beside the VM's construction (it is a
-	 * third of the time to the guest's first instruction); only that
-	 * thread uses the inventory connection until it is joined.
+	 * Opening the inventory and recording Starting run beside the VM's
+	 * construction (together they are a third of the time to the guest's
+	 * first instruction); only that thread touches w->hv until joined.
 	 */
 	threaded = pthread_create(&t, NULL, record_starting, w) == 0;
 	if (!threaded)
-		set_state(w, "Starting", NULL);
-	if (hv_vm_path(w->hv, w->vm.name, "console", path, sizeof path) == 0)
-		w->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	r = listen_socket(w, err) == 0 && build_vmm(w, err) == 0 ? 0 : -1;
+		record_starting(w);
+	r = build_vmm(w, err);
 	if (threaded)
 		pthread_join(t, NULL);
+	if (w->open_failed) {
+		*err = w->open_err;
+		return -1;
+	}
 	if (r != 0)
+		return -1;
+	if (hv_vm_path(w->hv, w->vm.name, "console", path, sizeof path) == 0)
+		w->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (listen_socket(w, err) != 0)
 		return -1;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -511,7 +563,7 @@ main(int argc, char **argv)
 	const char *home = NULL, *name = NULL;
 	struct worker w;
 	struct hv_err err;
-	int ready_fd = -1;
+	int ready_fd = -1, vm_fd = -1;
 
 	memset(&w, 0, sizeof w);
 	w.listen_fd = w.sig_fd = w.console_fd = w.wait_fd = w.epfd = w.log_fd = -1;
@@ -522,17 +574,19 @@ main(int argc, char **argv)
 			home = argv[++i];
 		else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
 			ready_fd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--vm-fd") == 0 && i + 1 < argc)
+			vm_fd = atoi(argv[++i]);
 		else if (name == NULL && argv[i][0] != '-')
 			name = argv[i];
 		else
 			name = NULL, i = argc;
 	}
 	if (home == NULL || name == NULL) {
-		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] NAME\n");
+		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] NAME\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (setup(&w, home, name, &err) != 0) {
+	if (setup(&w, home, name, vm_fd, &err) != 0) {
 		logf_("VM %s: %s", name, err.msg);
 		if (ready_fd >= 0)
 			dprintf(ready_fd, "error: %s\n", err.msg);
