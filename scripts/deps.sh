@@ -6,7 +6,8 @@ set -eu
 
 PKGS="build-essential pkg-config libncurses-dev libreadline-dev libconfig-dev
 libsqlite3-dev libcjson-dev qemu-utils qemu-system-x86 seabios tmux
-perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools"
+perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools
+busybox-static cpio syslinux syslinux-common mtools xz-utils"
 
 missing=""
 for p in $PKGS; do
