@@ -11,8 +11,10 @@
 #	             modules; its /init loads them, finds the disk whose
 #	             sector 0 starts "HVDISK:", prints that line, links the
 #	             disk to /dev/data and runs a shell on the serial console
-#	             with the prompt "hv-linux# "; `shutdown` (what hv vm
-#	             shutdown types) syncs and powers off through ACPI
+#	             with the prompt "hv-linux# ". Like a distribution, it
+#	             loads the ACPI button and evdev drivers and runs busybox
+#	             acpid, whose power-button action (what hv vm shutdown
+#	             presses) syncs and powers off through ACPI
 #	boot.img     a raw disk for Gen1: an MBR (syslinux's mbr.bin), one
 #	             active FAT partition at 1 MiB with SYSLINUX booting the
 #	             same vmlinuz + initrd.gz with console=ttyS0
@@ -25,7 +27,7 @@ set -eu
 
 DIR=${1:?usage: linux-guest.sh DIR}
 CMDLINE="console=ttyS0,115200 panic=-1"
-MODULES="virtio_pci virtio_blk"	# and what they depend on
+MODULES="virtio_pci virtio_blk evdev button"	# and what they depend on
 BOOT_MB=48			# boot.img size; the partition starts at 1 MiB
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
@@ -149,19 +151,41 @@ if [ -n "$data" ]; then
 else
 	echo "hv-linux: no virtio disk with a HVDISK: marker ($(ls /dev/vd* 2>&1))"
 fi
-echo "hv-linux: shell on the console; 'shutdown' powers off"
+# the power button: the ACPI button driver (module "button", loaded
+# above) turns the fixed-feature button into an input device, "Power
+# Button", whose KEY_POWER busybox acpid reads through evdev and maps
+# ("button/power PWRF", /etc/acpid.conf) to /etc/acpi/PWRF/00000080
+pb=""
+for i in $(seq 1 50); do
+	for n in /sys/class/input/event*; do
+		[ "$(cat "$n/device/name" 2>/dev/null)" = "Power Button" ] || continue
+		[ -c "/dev/input/${n##*/}" ] && { pb=/dev/input/${n##*/}; break 2; }
+	done
+	sleep 0.1
+done
+if [ -n "$pb" ]; then
+	acpid -d -c /etc/acpi -a /etc/acpid.conf -p /tmp/acpid.pid &
+	echo "hv-linux: power button on $pb; acpid powers off when it is pressed"
+else
+	echo "hv-linux: no ACPI power button input device ($(cat /sys/class/input/*/name 2>&1))"
+fi
+echo "hv-linux: shell on the console"
 while :; do
 	setsid cttyhack sh
 done
 EOF
-cat >"$R/bin/shutdown" <<'EOF'
+mkdir -p "$R/etc/acpi/PWRF"
+# busybox acpid's action file: KEY SUBPATH, KEY a substring of the event
+# ("button/power PWRF 00000080"); SUBPATH under its -c directory
+printf 'PWRF PWRF/00000080\nPWRB PWRF/00000080\n' >"$R/etc/acpid.conf"
+cat >"$R/etc/acpi/PWRF/00000080" <<'EOF'
 #!/bin/sh
-# what `hv vm shutdown` types on a Gen2 console
-echo "hv-linux: shutting down"
+# busybox acpid runs this when the ACPI power button is pressed
+echo "hv-linux: power button: shutting down"
 sync
 poweroff -f
 EOF
-chmod 755 "$R/init" "$R/bin/shutdown"
+chmod 755 "$R/init" "$R/etc/acpi/PWRF/00000080"
 (cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 >"$WORK/initrd.gz"
 cp "$VMLINUZ" "$WORK/vmlinuz"
 echo "$CMDLINE" >"$WORK/cmdline"
