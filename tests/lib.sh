@@ -72,3 +72,21 @@ done_testing() {
 	[ "$T_PLANNED" -eq 1 ] || echo "1..$T_N"
 	exit $((T_FAIL > 0))
 }
+
+# VMs made through the shell: the console text (CRs dropped), waiting for
+# a line in it, the state `vm show` reports, waiting for Off
+log_of() { tr -d '\r' <"$HV_HOME/log/$1.console.log" 2>/dev/null; }
+wait_console() {	# vm pattern seconds
+	for _ in $(seq 1 $(($3 * 10))); do
+		log_of "$1" | grep -q -- "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+state_of() {
+	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
+}
+wait_off() {	# vm: up to 10 s
+	for _ in $(seq 1 100); do [ "$(state_of "$1")" = Off ] && return 0; sleep 0.1; done
+	return 1
+}

@@ -15,18 +15,6 @@ BIOS=/usr/share/seabios/bios-256k.bin
 [ -f "$BIOS" ] || skip_all "SeaBIOS is not installed ($BIOS; package seabios)"
 trap 'for v in g1 g2 g4 nos bad; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
-log_of() { tr -d '\r' <"$HV_HOME/log/$1.console.log" 2>/dev/null; }
-wait_console() {	# vm pattern seconds
-	for _ in $(seq 1 $(($3 * 10))); do
-		log_of "$1" | grep -q -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-state_of() {
-	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
-}
-
 # the boot disk: 16 MiB raw with the MBR, converted by hv to VHD and VHDX
 truncate -s 16M "$TMP/boot.raw"
 dd if="$BOOT" of="$TMP/boot.raw" conv=notrunc status=none

@@ -11,18 +11,6 @@ PATTERN=${B:-$TOP/build}/tools/pattern
 command -v qemu-img >/dev/null || skip_all "qemu-img is not installed"
 trap '"$HV" vm stop p1 >/dev/null 2>&1; "$HV" vm stop p2 >/dev/null 2>&1; "$HV" vm stop h1 >/dev/null 2>&1; tmux kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
 
-wait_console() {	# vm pattern seconds
-	local f=$HV_HOME/log/$1.console.log
-	for _ in $(seq 1 $(($3 * 10))); do
-		grep -q -- "$2" "$f" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-state_of() {
-	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
-}
-
 # 1. ready + Running
 run_hv vm create p1 --memory 128M --kernel "$PROBE" --cmdline ready
 ok $rc "create a Gen2 VM with the probe"

@@ -148,11 +148,7 @@ print("qmp %s: ok" % sys.argv[2])
 PY
 }
 
-state_of() {
-	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
-}
-
-vm_alive() {
+vm_alive() {	# state_of is lib.sh's
 	if [ -z "$TCG" ]; then
 		case $(state_of "$1") in Running|Starting) return 0 ;; esac
 		return 1

@@ -11,22 +11,6 @@ PROBE=${B:-$TOP/build}/guest/probe.elf
 [ -f "$PROBE" ] || skip_all "probe guest not built ($PROBE)"
 trap 'for v in s1 s4 s8 s64 w4 h4 off; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
-log_of() { tr -d '\r' <"$HV_HOME/log/$1.console.log" 2>/dev/null; }
-wait_console() {	# vm pattern seconds
-	for _ in $(seq 1 $(($3 * 10))); do
-		log_of "$1" | grep -q -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-state_of() {
-	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
-}
-wait_off() {
-	for _ in $(seq 1 100); do [ "$(state_of "$1")" = Off ] && return 0; sleep 0.1; done
-	return 1
-}
-
 smp_vm() {	# name vcpus
 	run_hv vm create "$1" --memory 256M --vcpus "$2" --kernel "$PROBE" --cmdline "acpi; smp"
 	ok $rc "create $1 with --vcpus $2"
