@@ -329,15 +329,11 @@ probe_vm(const char *cmdline)
 	return vm;
 }
 
+/* wait until the console shows s (or the VM stops) */
 static bool
 wait_for(struct vmm *vm, const char *s)
 {
-	int i;
-
-	for (i = 0; i < WAIT_MS / 100 && !strstr(out, s); i++)
-		if (mini_wait(vm, out, sizeof out, 100))
-			break;
-	return strstr(out, s) != NULL;
+	return mini_wait_for(vm, out, sizeof out, s, WAIT_MS);
 }
 
 /* the in-kernel IOAPIC's view of the SCI pin: 1 while the line is high */

@@ -118,4 +118,14 @@ mini_wait(struct vmm *vm, char *out, size_t outlen, int ms)
 	return stopped;
 }
 
+/* wait up to ms until the console shows s (or the VM stops) */
+static inline bool
+mini_wait_for(struct vmm *vm, char *out, size_t outlen, const char *s, int ms)
+{
+	for (int i = 0; i < ms / 100 && !strstr(out, s); i++)
+		if (mini_wait(vm, out, outlen, 100))
+			break;
+	return strstr(out, s) != NULL;
+}
+
 #endif

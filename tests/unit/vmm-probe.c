@@ -48,12 +48,7 @@ start(const char *cmdline, bool disk)
 static bool
 wait_for(struct vmm *vm, const char *s)
 {
-	int i;
-
-	for (i = 0; i < WAIT_MS / 100 && !strstr(out, s); i++)
-		if (mini_wait(vm, out, sizeof out, 100))
-			break;
-	return strstr(out, s) != NULL;
+	return mini_wait_for(vm, out, sizeof out, s, WAIT_MS);
 }
 
 static void
