@@ -68,6 +68,9 @@ hv_open(struct hv_ctx **out, const char *home, struct hv_err *err)
 		free(hv);
 		return -1;
 	}
+	/* where new disks go by default (the wizards offer it); a read-only
+	   home still opens, so this is best effort */
+	mkdir_p(hv->cfg.disk_dir, 0755, NULL);
 	*out = hv;
 	return 0;
 }

@@ -169,6 +169,18 @@ int hv_vm_path(const struct hv_ctx *hv, const char *name, const char *what,
 int hv_vm_set_runtime(struct hv_ctx *hv, const char *name, const char *state,
 		      int pid, const char *last_exit, struct hv_err *err);
 
+/* --- virtual switches (engine/switch.c) ------------------------------- */
+
+struct hv_switch {
+	char name[HV_NAME_MAX];
+	char type[16];		/* external, internal, private */
+	char nic[64];		/* external: the physical NIC */
+	char host_ip[64];	/* internal: the host's address, CIDR */
+};
+/* *out is malloc'd, sorted by name */
+int hv_switch_list(struct hv_ctx *hv, struct hv_switch **out, size_t *n,
+		   struct hv_err *err);
+
 /* --- events ------------------------------------------------------------ */
 
 struct hv_event {

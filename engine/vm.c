@@ -255,6 +255,8 @@ hv_vm_list(struct hv_ctx *hv, struct hv_vm **out, size_t *n,
 			goto out;
 		lifecycle_refresh(hv, &vms[i]);
 	}
+	/* a long-lived front end lists often: collect its ended workers */
+	lifecycle_reap(hv);
 	*out = vms;
 	*n = cnt;
 	vms = NULL;

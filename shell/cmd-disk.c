@@ -264,7 +264,7 @@ progress_init(struct cmd_progress *p, struct cmd_ctx *ctx, const struct cmd_args
 static disk_progress_fn
 progress_fn(const struct cmd_progress *p, const struct cmd_args *a)
 {
-	if (p->json || (cmd_flag(a, "progress") && p->ctx->tty))
+	if (p->json || (cmd_flag(a, "progress") && (p->ctx->tty || p->ctx->on_progress)))
 		return cmd_progress_cb;
 	return NULL;
 }

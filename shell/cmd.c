@@ -15,12 +15,14 @@
 
 extern const struct cmd_noun cmd_vm_noun;
 extern const struct cmd_noun cmd_disk_noun;
+extern const struct cmd_noun cmd_tui_noun;
 extern const struct cmd_noun cmd_help_noun;
 extern const struct cmd_noun cmd_version_noun;
 
 const struct cmd_noun *const cmd_nouns[] = {
 	&cmd_vm_noun,
 	&cmd_disk_noun,
+	&cmd_tui_noun,
 	&cmd_help_noun,
 	&cmd_version_noun,
 	NULL,
@@ -357,7 +359,9 @@ cmd_progress_cb(void *arg, uint64_t done, uint64_t total)
 	if (pct == p->last_pct)
 		return;
 	p->last_pct = pct;
-	if (p->json) {
+	if (p->ctx->on_progress != NULL) {
+		p->ctx->on_progress(p->ctx->hook_arg, p->what, pct);
+	} else if (p->json) {
 		fprintf(p->ctx->out, "{\"event\": \"progress\", \"what\": \"%s\", \"done\": %llu, \"total\": %llu, \"percent\": %d}\n",
 			p->what, (unsigned long long)done, (unsigned long long)total, pct);
 		fflush(p->ctx->out);
@@ -376,6 +380,6 @@ cmd_progress_cb(void *arg, uint64_t done, uint64_t total)
 void
 cmd_progress_end(struct cmd_progress *p)
 {
-	if (!p->json && p->ctx->tty && p->last_pct >= 0)
+	if (!p->json && p->ctx->tty && p->last_pct >= 0 && p->ctx->on_progress == NULL)
 		fprintf(p->ctx->errf, "\n");
 }

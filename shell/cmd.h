@@ -56,6 +56,11 @@ struct cmd_ctx {
 	FILE *errf;
 	bool tty;		/* stdout is a terminal (progress bars) */
 	const char *where;	/* "script.hv:3" while running a script */
+	/* a front end that is not a plain terminal (the TUI) follows a
+	   script here: each command before it runs, and long work */
+	void (*on_command)(void *arg, const char *where, const char *line);
+	void (*on_progress)(void *arg, const char *what, int pct);
+	void *hook_arg;
 };
 
 struct cmd_verb {

@@ -16,30 +16,42 @@ enum cmd_ret
 script_run(struct cmd_ctx *ctx, const char *path)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-	char *line = NULL, where[HV_PATH_MAX + 32];
-	size_t cap = 0;
-	long lineno = 0;
-	enum cmd_ret rc = CMD_OK;
+	enum cmd_ret rc;
 
 	if (f == NULL) {
 		fprintf(ctx->errf, "hv: %s: %s\n", path, strerror(errno));
 		return CMD_FAIL;
 	}
+	rc = script_run_stream(ctx, f, f == stdin ? "<stdin>" : path);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+enum cmd_ret
+script_run_stream(struct cmd_ctx *ctx, FILE *f, const char *name)
+{
+	char *line = NULL, where[HV_PATH_MAX + 32];
+	size_t cap = 0;
+	long lineno = 0;
+	enum cmd_ret rc = CMD_OK;
+
 	while (getline(&line, &cap, f) >= 0) {
 		char **argv;
 		const char *why;
 		int argc;
 
 		lineno++;
-		snprintf(where, sizeof where, "%s:%ld", name, lineno);
+		snprintf(where, sizeof where, "%s:%ld", name ? name : "", lineno);
 		argc = words_split(line, &argv, &why);
 		if (argc < 0) {
 			fprintf(ctx->errf, "hv: %s: %s\n", where, why);
 			rc = CMD_FAIL;
 			break;
 		}
-		ctx->where = where;
+		ctx->where = name != NULL ? where : NULL;
+		if (argc > 0 && ctx->on_command != NULL)
+			ctx->on_command(ctx->hook_arg, where, line);
 		/* a leading "hv" is allowed, so lines can be pasted from docs */
 		if (argc > 0 && strcmp(argv[0], "hv") == 0)
 			rc = cmd_run(ctx, argc - 1, argv + 1);
@@ -54,7 +66,5 @@ script_run(struct cmd_ctx *ctx, const char *path)
 		}
 	}
 	free(line);
-	if (f != stdin)
-		fclose(f);
 	return rc;
 }

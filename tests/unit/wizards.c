@@ -1,0 +1,781 @@
+/*
+ * wizards.c - every wizard driven headless, as the TUI drives it: the
+ * defaults and what follows them, each validation rule (its message and
+ * the field it names), Back keeping what was entered, and the script
+ * Finish runs: through `hv -f` it must make exactly the VM or disk the
+ * wizard promised (`hv vm show --json` and qemu-img are the oracles).
+ */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "wizards/wizard.h"
+#include "tests/tap.h"
+#include "tests/unit/disk-test.h"
+
+/* the hv under test ($HV) and the context the wizards read */
+static const char *hvbin;
+static struct hv_ctx *hv;
+static bool have_qemu;
+
+/* --- driving a wizard -------------------------------------------------- */
+
+static struct wizard *
+open_wiz(const char *kind, const char *target)
+{
+	struct hv_err err;
+	struct wizard *w = wiz_new(kind, hv, target, &err);
+
+	if (w == NULL) {
+		printf("Bail out! %s wizard: %s\n", kind, err.msg);
+		exit(1);
+	}
+	return w;
+}
+
+/* "@name": that file in the test's directory, which is also $HV_HOME */
+static const char *
+at(const char *value)
+{
+	return value[0] == '@' ? tpath(value + 1) : value;
+}
+
+/* what the user types, NULL-terminated pairs of id and value; the
+   wizard must take each */
+static void
+set(struct wizard *w, ...)
+{
+	struct hv_err err;
+	const char *id, *v;
+	va_list ap;
+
+	va_start(ap, w);
+	while ((id = va_arg(ap, const char *)) != NULL) {
+		v = at(va_arg(ap, const char *));
+		if (wiz_set(w, id, v, &err) != 0)
+			ok(0, "set %s to '%s': %s", id, v, err.msg);
+	}
+	va_end(ap);
+}
+
+/* fields and their values, NULL-terminated pairs */
+static void
+has(struct wizard *w, const char *what, ...)
+{
+	const char *id, *want;
+	va_list ap;
+
+	va_start(ap, what);
+	while ((id = va_arg(ap, const char *)) != NULL) {
+		want = at(va_arg(ap, const char *));
+		is_str(wiz_get(w, id), want, "%s: %s is '%s'", what, id, want);
+	}
+	va_end(ap);
+}
+
+/* fields on the page and fields hidden (space-separated ids) */
+static void
+visible(struct wizard *w, const char *what, const char *shown, const char *hidden)
+{
+	char buf[256], *id, *save;
+
+	for (int h = 0; h < 2; h++) {
+		snprintf(buf, sizeof buf, "%s", h ? hidden : shown);
+		for (id = strtok_r(buf, " ", &save); id != NULL; id = strtok_r(NULL, " ", &save)) {
+			struct wiz_field *f = wiz_find(w, id);
+
+			ok(f != NULL && f->hidden == h, "%s: %s %s", what, id, h ? "hidden" : "shown");
+		}
+	}
+}
+
+/* Next must refuse: want in the message, field named, the page kept */
+static void
+refused(struct wizard *w, const char *field, const char *want)
+{
+	struct hv_err err = { 0 };
+	int page = wiz_page(w), rc = wiz_next(w, &err);
+	const char *f = wiz_error_field(w);
+
+	if (rc == 0)
+		wiz_back(w);
+	if (!ok(rc != 0 && strstr(err.msg, want) != NULL && f != NULL && strcmp(f, field) == 0 &&
+		wiz_page(w) == page, "refused on %s: %s", field, rc ? err.msg : "accepted"))
+		diag("  want '%s' on %s (page %d), got %s (page %d)", want, field, page,
+		     f ? f : "no field", wiz_page(w));
+}
+
+/* wiz_set must refuse (a read-only field, a choice not offered) and keep
+   the value */
+static void
+set_refused(struct wizard *w, const char *id, const char *value, const char *want)
+{
+	struct hv_err err = { 0 };
+	char *before = strdup(wiz_get(w, id));
+	int rc = wiz_set(w, id, value, &err);
+	const char *f = wiz_error_field(w);
+
+	ok(rc == -1 && strstr(err.msg, want) != NULL && f != NULL && strcmp(f, id) == 0 &&
+	   strcmp(wiz_get(w, id), before) == 0, "%s '%s' refused: %s", id, value, rc ? err.msg : "taken");
+	free(before);
+}
+
+static void
+accepted(struct wizard *w, const char *what)
+{
+	struct hv_err err;
+	int page = wiz_page(w);
+
+	if (!ok(wiz_next(w, &err) == 0 && wiz_page(w) == page + 1, "Next: %s", what))
+		diag("  page %d: %s (on %s)", page, err.msg, wiz_error_field(w));
+}
+
+/*
+ * What the user does, a row each: set id to value (id NULL: nothing),
+ * then by field: NULL nothing more; NEXT: Next goes on (want says why);
+ * BACK: Back; else Next must refuse naming field, with want in its message.
+ */
+#define NEXT	"+"
+#define BACK	"-"
+
+struct step {
+	const char *id, *value, *field, *want;
+};
+
+static void
+walk(struct wizard *w, const struct step *s)
+{
+	for (; s->id != NULL || s->field != NULL; s++) {
+		if (s->id != NULL)
+			set(w, s->id, s->value, NULL);
+		if (s->field == NULL)
+			continue;
+		if (strcmp(s->field, NEXT) == 0)
+			accepted(w, s->want);
+		else if (strcmp(s->field, BACK) == 0)
+			wiz_back(w);
+		else
+			refused(w, s->field, s->want);
+	}
+}
+
+/* Next to the summary; a page that does not check out fails the test */
+static void
+finish_pages(struct wizard *w)
+{
+	struct hv_err err;
+
+	while (!wiz_at_summary(w))
+		if (wiz_next(w, &err) != 0) {
+			ok(0, "%s page %d: %s", wiz_title(w), wiz_page(w), err.msg);
+			return;
+		}
+}
+
+/* --- running what Finish runs ------------------------------------------ */
+
+/* the wizard's script (NULL after a failed test) */
+static char *
+script_of(struct wizard *w)
+{
+	struct hv_err err;
+	char *s = wiz_script(w, &err);
+
+	if (!ok(s != NULL, "%s: a script", wiz_title(w)))
+		diag("  %s", err.msg);
+	else
+		diag("script:\n%s", s);
+	return s;
+}
+
+/* Finish: the script through `hv -f`; its exit status */
+static int
+run_script(const char *script)
+{
+	const char *path = tpath("finish.hv");
+	FILE *f;
+
+	if (script == NULL || (f = fopen(path, "w")) == NULL)
+		return -1;
+	fputs(script, f);
+	fclose(f);
+	return sh("'%s' -f '%s' >&2", hvbin, path);
+}
+
+/* the lines of a script that run something */
+static int
+command_lines(const char *script)
+{
+	int n = 0;
+
+	/* the first line is always a comment */
+	for (const char *l = script; l != NULL && (l = strstr(l, "\nhv ")) != NULL; l++)
+		n++;
+	return n;
+}
+
+/* a command's output as JSON; NULL if it fails */
+static cJSON * __attribute__((format(printf, 1, 2)))
+json_of(const char *fmt, ...)
+{
+	char cmd[4096], out[1 << 16];
+	va_list ap;
+	size_t n;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	if ((p = popen(cmd, "r")) == NULL)
+		return NULL;
+	n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	return pclose(p) == 0 ? cJSON_Parse(out) : NULL;
+}
+
+/* "boot.kernel", "disks.0" */
+static const cJSON *
+jget(const cJSON *j, const char *path)
+{
+	char buf[128], *k, *save;
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (k = strtok_r(buf, ".", &save); k != NULL && j != NULL; k = strtok_r(NULL, ".", &save))
+		j = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, atoi(k)) : cJSON_GetObjectItemCaseSensitive(j, k);
+	return j;
+}
+
+static long long
+jnum(const cJSON *j, const char *path)
+{
+	const cJSON *v = jget(j, path);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+}
+
+static const char *
+jstr(const cJSON *j, const char *path)
+{
+	const cJSON *v = jget(j, path);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* `hv vm show NAME --json` has the dynamic memory promised */
+static void
+vm_has_dm(const cJSON *j, const char *name, long long min, long long max, int buffer, int priority)
+{
+	ok(cJSON_IsTrue(jget(j, "dynamic_memory.enabled")), "%s: dynamic memory on", name);
+	is_int(jnum(j, "dynamic_memory.minimum"), min, "%s: minimum %lld", name, min);
+	is_int(jnum(j, "dynamic_memory.maximum"), max, "%s: maximum %lld", name, max);
+	is_int(jnum(j, "dynamic_memory.buffer"), buffer, "%s: buffer %d%%", name, buffer);
+	is_int(jnum(j, "dynamic_memory.priority"), priority, "%s: priority %d", name, priority);
+}
+
+/* qemu-img opens the image as fmt (told: it probes a fixed VHD, whose
+   only header is its footer, as raw) and sees its virtual size */
+static void
+image_is(const char *path, const char *fmt, long long size)
+{
+	cJSON *j;
+
+	if (!have_qemu) {
+		ok(1, "# SKIP qemu-img is missing: %s not checked", path);
+		return;
+	}
+	j = json_of("qemu-img info -f %s --output=json '%s'", fmt, path);
+	ok(j != NULL && jstr(j, "format") != NULL && strcmp(jstr(j, "format"), fmt) == 0 &&
+	   jnum(j, "virtual-size") == size, "qemu-img: %s is %s of %lld bytes", path, fmt, size);
+	cJSON_Delete(j);
+}
+
+/* `hv disk info --json`: fixed, dynamic or differencing, and the parent
+   it opens ("" for none) */
+static void
+hv_disk_is(const char *path, const char *subformat, const char *parent)
+{
+	cJSON *j = json_of("'%s' disk info '%s' --json", hvbin, path);
+	const char *p = jstr(j, "chain.0.path");
+
+	is_str(jstr(j, "subformat"), subformat, "hv disk info: %s is %s", path, subformat);
+	is_str(p ? p : "", parent, "hv disk info: %s's parent is '%s'", path, parent);
+	cJSON_Delete(j);
+}
+
+static void
+make_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* a 64M VHDX with 5M of data, made by hv from a raw image */
+static void
+make_source(const char *path)
+{
+	const char *raw = tpath("src.img");
+
+	ok(sh("seq 1000000 | head -c 5M > '%s' && truncate -s 64M '%s' && "
+	      "'%s' disk convert '%s' '%s' --format vhdx >&2", raw, raw, hvbin, raw, path) == 0,
+	   "a source disk with data");
+}
+
+/* --- the wizards ------------------------------------------------------- */
+
+static void
+kinds(void)
+{
+	struct hv_err err;
+	int n = 0;
+
+	while (wiz_kinds[n] != NULL)
+		n++;
+	is_int(n, 4, "four kinds of wizard");
+	ok(wiz_new("nope", hv, NULL, &err) == NULL && strstr(err.msg, "no wizard 'nope'"),
+	   "an unknown kind is refused: %s", err.msg);
+	ok(wiz_new("vm-settings", hv, NULL, &err) == NULL, "vm-settings needs a VM: %s", err.msg);
+	ok(wiz_new("vm-settings", hv, "ghost", &err) == NULL, "vm-settings of no VM: %s", err.msg);
+}
+
+static void
+new_vm_defaults(void)
+{
+	struct wizard *w = open_wiz("new-vm", NULL);
+	struct hv_err err;
+
+	is_str(wiz_title(w), "New Virtual Machine", "new-vm: title");
+	is_int(wiz_npages(w), 6, "new-vm: five pages and a summary");
+	is_str(wiz_page_title(w, 5), "Summary", "new-vm: the summary comes last");
+	is_int(wiz_nfields(w, 1), 7, "new-vm: seven fields about memory");
+	has(w, "new-vm", "name", "", "generation", "2", "vcpus", "1", "memory", "1G",
+	    "dynamic-memory", "off", "min-memory", "512M", "max-memory", "1T", "buffer", "20",
+	    "priority", "50", "switch", "not connected", "disk", "new", "disk-format", "vhdx",
+	    "disk-type", "dynamic", "disk-size", "127G", "kernel", "", "cmdline", "",
+	    "disk-path", "@disks/disk.vhdx", NULL);
+	set(w, "name", "web1", NULL);
+	has(w, "new-vm, the disk follows the name", "disk-path", "@disks/web1.vhdx", NULL);
+	set(w, "disk-format", "qcow2", NULL);
+	has(w, "new-vm, the disk follows the format", "disk-path", "@disks/web1.qcow2", NULL);
+	ok(wiz_cycle(w, "disk-format", 1, &err) == 0, "cycle the format");
+	has(w, "new-vm, cycled to raw", "disk-path", "@disks/web1.img", NULL);
+	set(w, "disk-path", "@mine.img", "name", "web2", "disk-format", "vhdx", NULL);
+	has(w, "new-vm, a path the user set stays", "disk-path", "@mine.img", NULL);
+
+	visible(w, "dynamic memory off", "", "min-memory max-memory buffer priority");
+	ok(wiz_cycle(w, "dynamic-memory", 1, &err) == 0, "space toggles dynamic memory");
+	is_str(wiz_get(w, "dynamic-memory"), "on", "... on");
+	visible(w, "dynamic memory on", "min-memory max-memory buffer priority", "");
+	visible(w, "generation 2", "kernel initrd cmdline", "firmware");
+	set(w, "generation", "1", NULL);
+	visible(w, "generation 1", "firmware", "kernel initrd cmdline");
+	visible(w, "a new disk", "disk-format disk-type disk-size disk-path", "existing-disk");
+	set(w, "disk", "existing", NULL);
+	visible(w, "an existing disk", "existing-disk", "disk-format disk-size disk-path");
+	set(w, "disk", "later", NULL);
+	visible(w, "a disk later", "", "existing-disk disk-format disk-path");
+	wiz_free(w);
+
+	w = open_wiz("new-vm", "preset");
+	has(w, "new-vm on a target", "name", "preset", "disk-path", "@disks/preset.vhdx", NULL);
+	wiz_free(w);
+}
+
+static const struct step new_vm_name_rules[] = {
+	{ NULL, NULL, "name", "Name is required" },
+	{ "name", "bad name", "name", "name 'bad name' contains ' '" },
+	{ "name", "taken", "name", "a VM named 'taken' already exists" },
+	{ "name", "rules", NEXT, "a free name" },
+	{ "vcpus", "two", "vcpus", "Virtual processors: 'two' is not a whole number" },
+	{ "vcpus", "0", "vcpus", "Virtual processors 0: must be 1..240" },
+	{ "vcpus", "241", "vcpus", "Virtual processors 241: must be 1..240" },
+	{ "vcpus", "4", NULL, NULL },
+	{ "memory", "lots", "memory", "Startup memory: 'lots' is not a size" },
+	{ "memory", "1025M", "memory", "Startup memory 1025M is not a multiple of 2M" },
+	{ "memory", "16M", "memory", "Startup memory 16M: must be 32M..12T" },
+	{ "memory", "1G", NULL, NULL },
+	{ "min-memory", "4G", NEXT, "hidden fields (dynamic memory off) are not judged" },
+	{ NULL, NULL, BACK, NULL },
+	{ "dynamic-memory", "on", NULL, NULL },
+	{ "max-memory", "1G", NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct step new_vm_memory_rules[] = {
+	{ "max-memory", "4G", NULL, NULL },
+	{ "min-memory", "2G", "min-memory", "minimum memory 2G is above startup memory 1G" },
+	{ "min-memory", "511M", "min-memory", "Minimum memory 511M is not a multiple of 2M" },
+	{ "min-memory", "512M", NULL, NULL },
+	{ "max-memory", "768M", "max-memory", "maximum memory 768M is below startup memory 1G" },
+	{ "max-memory", "4G", NULL, NULL },
+	{ "buffer", "4", "buffer", "Memory buffer % 4: must be 5..2000" },
+	{ "buffer", "2001", "buffer", "Memory buffer % 2001: must be 5..2000" },
+	{ "buffer", "20", NULL, NULL },
+	{ "priority", "101", "priority", "Memory weight 101: must be 0..100" },
+	{ "priority", "-1", "priority", "Memory weight -1: must be 0..100" },
+	{ "priority", "50", NEXT, "the memory page checks out" },
+	{ NULL, NULL, NEXT, "not connected" },
+	{ "disk-format", "vhd", NULL, NULL },
+	{ "disk-size", "3T", "disk-size", "a VHD holds at most 2040G (3T asked); choose VHDX" },
+	{ "disk-format", "vhdx", NEXT, "a 3T VHDX is fine" },
+	{ NULL, NULL, BACK, NULL },
+	{ "disk-size", "1000", "disk-size", "size 1000: must be a whole number of 512-byte sectors" },
+	{ "disk-size", "huge", "disk-size", "Size: 'huge' is not a size" },
+	{ "disk-size", "8G", NULL, NULL },
+	{ "disk-path", "rules.vhdx", "disk-path", "Location: give a full path (starting with /)" },
+	{ "disk-path", "@exists.vhdx", "disk-path", "exists.vhdx already exists; choose another name" },
+	{ "disk-path", "@nope/rules.vhdx", "disk-path", "/nope does not exist" },
+	{ "disk", "existing", "existing-disk", "Existing disk is required" },
+	{ "existing-disk", "@nothere.vhdx", "existing-disk", "No such file or directory" },
+	{ "existing-disk", "@", "existing-disk", "is not a file" },
+	{ "existing-disk", "@junk.vhdx", "existing-disk", "junk.vhdx" },
+	{ "disk", "later", NEXT, "a disk later" },
+	{ "kernel", "@nokernel", "kernel", "No such file or directory" },
+	{ "kernel", "", NULL, NULL },
+	{ "initrd", "@exists.vhdx", "kernel", "an initrd needs a kernel" },
+	{ "kernel", "@exists.vhdx", NEXT, "a kernel and its initrd" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+new_vm_rules(void)
+{
+	struct wizard *w = open_wiz("new-vm", NULL);
+	struct hv_err err = { 0 };
+	struct hv_vm vm;
+
+	hv_vm_init(hv, &vm);
+	snprintf(vm.name, sizeof vm.name, "taken");
+	ok(hv_vm_create(hv, &vm, &err) == 0, "a VM named taken exists (%s)", err.msg);
+	make_file(tpath("exists.vhdx"), "");
+	make_file(tpath("junk.vhdx"), "vhdxfile and then nothing a VHDX needs");
+
+	walk(w, new_vm_name_rules);
+	ok(wiz_next(w, &err) == -1 && wiz_page(w) == 1, "minimum above maximum: Next refuses, page stays");
+	is_str(err.msg, "minimum memory 4G is above maximum memory 1G", "... saying so");
+	is_str(wiz_error_field(w), "min-memory", "... naming minimum memory");
+	walk(w, new_vm_memory_rules);
+	set_refused(w, "disk-format", "vmdk", "'vmdk' is not one of vhdx, vhd, qcow2, raw");
+	set_refused(w, "switch", "lan0", "Connection: 'lan0' is not one of not connected");
+	ok(wiz_at_summary(w), "at the summary");
+	ok(wiz_next(w, &err) == -1 && strstr(err.msg, "last page"), "no Next past the summary");
+	wiz_free(w);
+}
+
+static const struct step back_steps[] = {
+	{ "name", "back1", NEXT, "name" },
+	{ "vcpus", "4", NULL, NULL },
+	{ "memory", "2G", NULL, NULL },
+	{ "dynamic-memory", "on", NULL, NULL },
+	{ "min-memory", "1G", NULL, NULL },
+	{ "max-memory", "8G", NEXT, "memory" },
+	{ NULL, NULL, BACK, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct step forth_steps[] = {
+	{ NULL, NULL, NEXT, "name again" },
+	{ NULL, NULL, "vcpus", "'many' is not a whole number" },
+	{ "vcpus", "4", NEXT, "memory again" },
+	{ NULL, NULL, NEXT, "network" },
+	{ "disk", "later", NEXT, "disk" },
+	{ NULL, NULL, BACK, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+back_keeps_values(void)
+{
+	struct wizard *w = open_wiz("new-vm", NULL);
+
+	walk(w, back_steps);
+	is_int(wiz_page(w), 1, "Back to the memory page");
+	has(w, "after Back", "vcpus", "4", "memory", "2G", "dynamic-memory", "on",
+	    "min-memory", "1G", "max-memory", "8G", NULL);
+	set(w, "vcpus", "many", NULL);
+	wiz_back(w);
+	is_int(wiz_page(w), 0, "Back does not check the page");
+	wiz_back(w);
+	is_int(wiz_page(w), 0, "no Back before the first page");
+	has(w, "after Back twice", "name", "back1", "vcpus", "many", NULL);
+	walk(w, forth_steps);
+	has(w, "Back to the disk page", "disk", "later", NULL);
+	visible(w, "Back to the disk page", "", "disk-format disk-path");
+	finish_pages(w);
+	ok(wiz_at_summary(w), "forward again to the summary");
+	has(w, "at the summary", "name", "back1", "vcpus", "4", "memory", "2G", "max-memory", "8G", NULL);
+	wiz_free(w);
+}
+
+static void
+new_vm_script(void)
+{
+	struct wizard *w = open_wiz("new-vm", NULL);
+	const char *cmdline = "console=ttyS0 motd=\"it's here\"";
+	char disk[HV_PATH_MAX], kernel[HV_PATH_MAX], *s;
+	cJSON *j;
+
+	snprintf(disk, sizeof disk, "%s", tpath("web disk.vhdx"));
+	snprintf(kernel, sizeof kernel, "%s", tpath("vmlinuz"));
+	make_file(kernel, "any file will do to create a VM");
+	set(w, "name", "wiz-web", "vcpus", "2", "dynamic-memory", "on", "max-memory", "4G",
+	    "buffer", "25", "priority", "60", "disk-size", "8G", "disk-path", disk,
+	    "kernel", kernel, "cmdline", cmdline, NULL);
+	finish_pages(w);
+	s = script_of(w);
+	ok(s != NULL && strncmp(s, "# New Virtual Machine (hv new-vm wizard)\n", 41) == 0,
+	   "the script says what made it");
+	is_int(command_lines(s), 2, "two commands: disk create, vm create");
+	is_int(run_script(s), 0, "hv -f runs the new-vm script");
+	is_str(wiz_result(w), "wiz-web", "the result is the VM");
+
+	j = json_of("'%s' vm show wiz-web --json", hvbin);
+	ok(j != NULL, "hv vm show wiz-web --json");
+	is_int(jnum(j, "generation"), 2, "wiz-web: generation 2");
+	is_int(jnum(j, "vcpus"), 2, "wiz-web: 2 vCPUs");
+	is_int(jnum(j, "memory"), HV_GIB, "wiz-web: 1G startup memory");
+	vm_has_dm(j, "wiz-web", 512 * HV_MIB, 4 * HV_GIB, 25, 60);
+	is_int(cJSON_GetArraySize(jget(j, "disks")), 1, "wiz-web: one disk");
+	is_str(jstr(j, "disks.0"), disk, "wiz-web: the new disk");
+	is_int(cJSON_GetArraySize(jget(j, "nics")), 0, "wiz-web: not connected");
+	is_str(jstr(j, "boot.kernel"), kernel, "wiz-web: the kernel");
+	is_str(jstr(j, "boot.cmdline"), cmdline, "wiz-web: the command line, quotes and all");
+	cJSON_Delete(j);
+	image_is(disk, "vhdx", 8 * HV_GIB);
+	hv_disk_is(disk, "dynamic", "");
+	free(s);
+	wiz_free(w);
+}
+
+static const struct step new_disk_rules[] = {
+	{ "format", "raw", NEXT, "raw" },
+	{ "type", "differencing", "type", "a raw image cannot be a differencing disk" },
+	{ "type", "fixed", NEXT, "a fixed raw disk" },
+	{ "path", "@exists.vhdx", "path", "exists.vhdx already exists" },
+	{ "path", "@nope/d.img", "path", "/nope does not exist" },
+	{ "path", "@fixed.vhd", NEXT, "a new path" },
+	{ NULL, NULL, BACK, NULL },
+	{ NULL, NULL, BACK, NULL },
+	{ NULL, NULL, BACK, NULL },
+	{ "format", "vhd", NEXT, "vhd" },
+	{ NULL, NULL, NEXT, "fixed" },
+	{ NULL, NULL, NEXT, "the path kept" },
+	{ "size", "2041G", "size", "a VHD holds at most 2040G" },
+	{ "size", "64M", NEXT, "a 64M VHD" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct step new_diff_steps[] = {
+	{ "type", "differencing", NEXT, "vhdx" },
+	{ "parent", "@junk.vhdx", NEXT, "differencing" },
+	{ NULL, NULL, NEXT, "the path given" },
+	{ NULL, NULL, "parent", "junk.vhdx" },
+	{ "parent", "@web disk.vhdx", NEXT, "a parent" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+new_disk(void)
+{
+	struct wizard *w = open_wiz("new-disk", NULL);
+	char *s;
+
+	is_int(wiz_npages(w), 5, "new-disk: four pages and a summary");
+	has(w, "new-disk", "format", "vhdx", "type", "dynamic", "size", "127G",
+	    "path", "@disks/disk.vhdx", NULL);
+	visible(w, "new-disk, dynamic", "size", "parent");
+	set(w, "format", "qcow2", NULL);
+	has(w, "new-disk, the path follows the format", "path", "@disks/disk.qcow2", NULL);
+	set(w, "type", "differencing", NULL);
+	visible(w, "new-disk, differencing", "parent", "size");
+	wiz_free(w);
+	make_file(tpath("disks/disk.vhdx"), "");
+	w = open_wiz("new-disk", NULL);
+	has(w, "new-disk, disk.vhdx taken", "path", "@disks/disk-2.vhdx", NULL);
+
+	walk(w, new_disk_rules);
+	s = script_of(w);
+	is_int(run_script(s), 0, "hv -f runs the new-disk script");
+	is_str(wiz_result(w), tpath("fixed.vhd"), "the result is the disk");
+	image_is(tpath("fixed.vhd"), "vpc", 64 * HV_MIB);
+	hv_disk_is(tpath("fixed.vhd"), "fixed", "");
+	free(s);
+	wiz_free(w);
+
+	/* a differencing VHDX over the new VM's disk, its path given */
+	w = open_wiz("new-disk", tpath("child.vhdx"));
+	has(w, "new-disk, the path given stays", "path", "@child.vhdx", NULL);
+	walk(w, new_diff_steps);
+	s = script_of(w);
+	is_int(run_script(s), 0, "hv -f runs the differencing script");
+	/* qemu-img opens no differencing VHDX: hv is the oracle */
+	hv_disk_is(tpath("child.vhdx"), "differencing", tpath("web disk.vhdx"));
+	free(s);
+	wiz_free(w);
+}
+
+static const struct step resize_steps[] = {
+	{ NULL, NULL, "path", "Disk is required" },
+	{ "path", "@nothere.vhdx", "path", "No such file or directory" },
+	{ "path", "@junk.vhdx", "path", "junk.vhdx" },
+	{ "path", "@src.vhdx", NEXT, "a disk to edit" },
+	{ "action", "merge", "action", "has no parent: only a differencing disk can be merged" },
+	{ "action", "resize", NEXT, "resize" },
+	{ NULL, NULL, "size", "the disk is already 64M" },
+	{ "size", "32M", "size", "smaller than 64M loses data" },
+	{ "shrink", "on", NEXT, "shrinking allowed" },
+	{ NULL, NULL, BACK, NULL },
+	{ "shrink", "off", NULL, NULL },
+	{ "size", "128M", NEXT, "grow to 128M" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+edit_disk(void)
+{
+	struct wizard *w = open_wiz("edit-disk", NULL);
+	char src[HV_PATH_MAX], *s;
+
+	snprintf(src, sizeof src, "%s", tpath("src.vhdx"));
+	make_source(src);
+	has(w, "edit-disk", "path", "", "action", "convert", "dest-format", "vhdx",
+	    "dest-type", "same", "shrink", "off", NULL);
+	visible(w, "edit-disk, convert", "dest-format dest-type dest", "size shrink");
+	walk(w, resize_steps);
+	visible(w, "edit-disk, resize", "size shrink", "dest-format dest");
+	s = script_of(w);
+	is_int(run_script(s), 0, "hv -f runs the resize script");
+	is_str(wiz_result(w), src, "the result is the disk");
+	image_is(src, "vhdx", 128 * HV_MIB);
+	free(s);
+	wiz_free(w);
+
+	/* convert; qemu-img compares the copy with its source */
+	w = open_wiz("edit-disk", src);
+	accepted(w, "the disk given");
+	has(w, "edit-disk, opened", "size", "128M", "dest", "@src-converted.vhdx", NULL);
+	accepted(w, "convert");
+	set(w, "dest-format", "qcow2", NULL);
+	has(w, "the copy sits beside, named by its format", "dest", "@src.qcow2", NULL);
+	accepted(w, "to qcow2");
+	s = script_of(w);
+	is_int(run_script(s), 0, "hv -f runs the convert script");
+	is_str(wiz_result(w), tpath("src.qcow2"), "the result is the copy");
+	image_is(tpath("src.qcow2"), "qcow2", 128 * HV_MIB);
+	if (have_qemu)
+		is_int(sh("qemu-img compare -q '%s' '%s' >&2", src, tpath("src.qcow2")), 0,
+		       "qemu-img compare: the copy holds the same data");
+	free(s);
+	wiz_free(w);
+
+	/* compact a fixed disk, convert 3T to VHD, merge a child */
+	w = open_wiz("edit-disk", tpath("fixed.vhd"));
+	accepted(w, "a fixed VHD");
+	set(w, "action", "compact", NULL);
+	refused(w, "action", "is a fixed vhd disk: only dynamic disks can be compacted");
+	wiz_free(w);
+	ok(sh("'%s' disk create '%s' --size 3T >&2", hvbin, tpath("big.vhdx")) == 0, "a 3T VHDX");
+	w = open_wiz("edit-disk", tpath("big.vhdx"));
+	accepted(w, "a 3T disk");
+	accepted(w, "convert");
+	set(w, "dest-format", "vhd", NULL);
+	refused(w, "dest-format", "a VHD holds at most 2040G (3T asked)");
+	wiz_free(w);
+	w = open_wiz("edit-disk", tpath("child.vhdx"));
+	accepted(w, "a differencing disk");
+	set(w, "action", "merge", NULL);
+	accepted(w, "merge a child into its parent");
+	wiz_free(w);
+}
+
+static void
+vm_settings(void)
+{
+	struct hv_err err = { 0 };
+	struct wizard *w;
+	struct hv_vm vm;
+	char *s;
+	cJSON *j;
+
+	/* the VM the new-vm wizard made: its values; nothing changed */
+	w = open_wiz("vm-settings", "wiz-web");
+	has(w, "vm-settings of wiz-web", "generation", "2", "vcpus", "2", "memory", "1G",
+	    "dynamic-memory", "on", "min-memory", "512M", "max-memory", "4G", "buffer", "25",
+	    "priority", "60", "kernel", "@vmlinuz", "cmdline", "console=ttyS0 motd=\"it's here\"", NULL);
+	ok(wiz_find(w, "generation")->readonly, "the generation is read-only");
+	set_refused(w, "generation", "1", "Generation cannot change");
+	ok(wiz_set(w, "generation", "2", &err) == 0, "setting the same generation is no change");
+	visible(w, "vm-settings, gen 2", "min-memory max-memory buffer priority kernel cmdline", "firmware");
+	finish_pages(w);
+	s = script_of(w);
+	is_int(command_lines(s), 0, "nothing changed: no hv command");
+	ok(s != NULL && strstr(s, "# nothing changed") != NULL, "... and it says so");
+	is_str(wiz_result(w), "wiz-web", "the result is the VM");
+	free(s);
+	wiz_free(w);
+
+	/* a Gen1 VM without dynamic memory gets it */
+	hv_vm_init(hv, &vm);
+	snprintf(vm.name, sizeof vm.name, "old1");
+	vm.generation = 1;
+	vm.memory = 2 * HV_GIB;
+	ok(hv_vm_create(hv, &vm, &err) == 0, "a Gen1 VM old1 (%s)", err.msg);
+	w = open_wiz("vm-settings", "old1");
+	has(w, "vm-settings of old1", "generation", "1", "memory", "2G", "dynamic-memory", "off", NULL);
+	visible(w, "vm-settings, dynamic memory off", "", "min-memory max-memory buffer priority");
+	visible(w, "vm-settings, gen 1", "firmware", "kernel initrd cmdline");
+	set(w, "dynamic-memory", "on", NULL);
+	set(w, "min-memory", "3G", NULL);
+	refused(w, "min-memory", "minimum memory 3G is above startup memory 2G");
+	set(w, "min-memory", "1G", "max-memory", "6G", "buffer", "40", "priority", "80", NULL);
+	finish_pages(w);
+	s = script_of(w);
+	is_int(command_lines(s), 1, "one hv vm set");
+	is_int(run_script(s), 0, "hv -f runs the settings script");
+	j = json_of("'%s' vm show old1 --json", hvbin);
+	ok(j != NULL, "hv vm show old1 --json");
+	is_int(jnum(j, "generation"), 1, "old1: still generation 1");
+	is_int(jnum(j, "memory"), 2 * HV_GIB, "old1: still 2G startup memory");
+	vm_has_dm(j, "old1", HV_GIB, 6 * HV_GIB, 40, 80);
+	cJSON_Delete(j);
+	free(s);
+	wiz_free(w);
+}
+
+int
+main(void)
+{
+	struct hv_err err;
+
+	hvbin = getenv("HV");
+	if (hvbin == NULL || access(hvbin, X_OK) != 0)
+		skip_all("HV does not name an hv to run the wizards' scripts (make check sets it)");
+	snprintf(dir, sizeof dir, "/tmp/hv-wiz.XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	setenv("HV_HOME", dir, 1);
+	if (hv_open(&hv, dir, &err) != 0) {
+		printf("Bail out! hv_open %s: %s\n", dir, err.msg);
+		return 1;
+	}
+	have_qemu = sh("qemu-img --version >/dev/null 2>&1") == 0;
+
+	kinds();
+	new_vm_defaults();
+	new_vm_rules();
+	back_keeps_values();
+	new_vm_script();
+	new_disk();
+	edit_disk();
+	vm_settings();
+
+	hv_close(hv);
+	if (sh("rm -rf '%s'", dir) != 0)
+		diag("could not remove %s", dir);
+	return done_testing();
+}
