@@ -237,24 +237,27 @@ draw_value(struct tui *t, int y, int x, int w, const struct wiz_field *f, bool f
 	}
 }
 
-/* word-wrap s into the box from row y; returns the next row */
+/* word-wrap s into the box from row y, continuation lines indented;
+   returns the next row */
 static int
-draw_wrapped(int y, int x, int w, int ymax, const char *s)
+draw_wrapped(int y, int x, int w, int ymax, const char *s, int indent)
 {
-	while (*s && y < ymax) {
-		int n = (int)strcspn(s, "\n");
-		int cut = n;
+	bool cont = false;
 
-		if (cut > w) {
-			cut = w;
-			while (cut > w / 2 && s[cut] != ' ')
+	while (*s && y < ymax) {
+		int n = (int)strcspn(s, "\n"), iw = cont ? indent : 0, cut = n;
+
+		if (cut > w - iw) {
+			cut = w - iw;
+			while (cut > (w - iw) / 2 && s[cut] != ' ')
 				cut--;
 			if (s[cut] != ' ')
-				cut = w;
+				cut = w - iw;
 		}
-		mvaddnstr(y++, x, s, cut);
+		mvaddnstr(y++, x + iw, s, cut);
 		s += cut;
-		while (*s == ' ' && cut != n)
+		cont = cut != n;
+		while (*s == ' ' && cont)
 			s++;
 		if (*s == '\n')
 			s++;
@@ -275,7 +278,7 @@ form_draw(struct form *fm)
 	struct tui *t = fm->t;
 	struct wizard *w = fm->w;
 	int page = wiz_page(w), np = wiz_npages(w);
-	bool left = COLS >= 72;
+	bool left = COLS >= 72 && !wiz_at_summary(w);	/* the script wants the width */
 	int x0 = left ? LEFT_W + 1 : 2, rw = COLS - x0 - 2, y = 2, fy = -1, fx = 0;
 	char head[256];
 	struct wiz_field *fo = focused(fm);
@@ -300,10 +303,10 @@ form_draw(struct form *fm)
 	attron(A_BOLD);
 	draw_text(y++, x0, rw, head, false);
 	attroff(A_BOLD);
-	y = draw_wrapped(y, x0, rw, LINES - 4, wiz_page_intro(w, page)) + 1;
+	y = draw_wrapped(y, x0, rw, LINES - 4, wiz_page_intro(w, page), 0) + 1;
 	if (wiz_at_summary(w)) {
 		attron(draw_attr(t, PAIR_DIM, A_BOLD));
-		y = draw_wrapped(y, x0, rw, LINES - 5, fm->script ? fm->script : "");
+		y = draw_wrapped(y, x0, rw, LINES - 5, fm->script ? fm->script : "", 4);
 		attroff(draw_attr(t, PAIR_DIM, A_BOLD));
 	} else {
 		for (int i = 0; i < wiz_nfields(w, page) && y < LINES - 5; i++) {
@@ -324,13 +327,13 @@ form_draw(struct form *fm)
 		}
 		if (fo != NULL && !fo->hidden) {
 			attron(draw_attr(t, PAIR_DIM, A_NORMAL));
-			y = draw_wrapped(y + 1, x0, rw, LINES - 4, fo->help);
+			y = draw_wrapped(y + 1, x0, rw, LINES - 4, fo->help, 0);
 			attroff(draw_attr(t, PAIR_DIM, A_NORMAL));
 		}
 	}
 	if (fm->error[0]) {
 		attron(draw_attr(t, PAIR_ERROR, A_BOLD));
-		draw_wrapped(y + 1 < LINES - 4 ? y + 1 : LINES - 4, x0, rw, LINES - 2, fm->error);
+		draw_wrapped(y + 1 < LINES - 4 ? y + 1 : LINES - 4, x0, rw, LINES - 2, fm->error, 0);
 		attroff(draw_attr(t, PAIR_ERROR, A_BOLD));
 	}
 	draw_hints(t, LINES - 1, wiz_at_summary(w) ? summary_hints : page_hints);

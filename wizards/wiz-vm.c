@@ -84,11 +84,21 @@ static void
 memory_visibility(struct wizard *w)
 {
 	bool dm = wiz_is(w, "dynamic-memory", "on");
+	uint64_t mem = wiz_size(w, "memory"), lo = w->vm.dm.minimum, hi = w->vm.dm.maximum;
+	char s[32];
 
 	wiz_show(w, "min-memory", dm);
 	wiz_show(w, "max-memory", dm);
 	wiz_show(w, "buffer", dm);
 	wiz_show(w, "priority", dm);
+	/* untouched, the range fits around the startup memory given (as
+	   hv vm create does), from the defaults, not from a half-typed value */
+	if (mem < HV_MEM_MIN || mem % HV_MEM_ALIGN != 0)
+		return;
+	hv_format_size(lo < mem ? lo : mem, s, sizeof s);
+	wiz_default(w, "min-memory", "%s", s);
+	hv_format_size(hi > mem ? hi : mem, s, sizeof s);
+	wiz_default(w, "max-memory", "%s", s);
 }
 
 /* minimum <= startup <= maximum, each a legal memory size */
@@ -144,14 +154,13 @@ new_vm_init(struct wizard *w, const char *target, struct hv_err *err)
 {
 	const struct hv_config *c = hv_config(w->hv);
 	struct hv_switch *sw;
-	struct hv_vm vm;
 	size_t n;
 
-	hv_vm_init(w->hv, &vm);
+	hv_vm_init(w->hv, &w->vm);	/* the host's defaults */
 	if (target != NULL)
 		wiz_default(w, "name", "%s", target);
-	wiz_default(w, "generation", "%d", vm.generation);
-	memory_defaults(w, &vm);
+	wiz_default(w, "generation", "%d", w->vm.generation);
+	memory_defaults(w, &w->vm);
 	if (hv_switch_list(w->hv, &sw, &n, err) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
