@@ -13,7 +13,7 @@ CSTD	 = -std=c11 -D_GNU_SOURCE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CPPFLAGS += -I. -MMD -MP
-LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lpthread -lm -lz
+LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lmnl -lpthread -lm -lz
 ASAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 ENGINE_SRC := $(wildcard engine/*.c engine/disk/*.c engine/vm/*.c \
@@ -85,7 +85,7 @@ UNIT_T := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%.t,$(UNIT_SRC))
 # libFuzzer targets for every parser of outside input (clang); the disk
 # engine is rebuilt with coverage for them. tests/fuzz.t runs them.
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
-FUZZ_LIB   := engine/err.c $(wildcard engine/disk/*.c)
+FUZZ_LIB   := engine/err.c $(wildcard engine/disk/*.c) engine/net/filter.c
 FUZZ_T	   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1
 

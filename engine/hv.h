@@ -61,10 +61,26 @@ struct hv_dynmem {
 	int priority;		/* 0..100 (Hyper-V's memory weight) */
 };
 
+#define HV_MAX_ACLS	16
+
+/* one port ACL rule, as text "allow|deny,in|out|both,remote=X[,local=Y]" */
+struct hv_acl {
+	bool allow;
+	char dir[5];		/* "in", "out", "both" */
+	char local[64];		/* "": any; an IPv4/IPv6 address or prefix, */
+	char remote[64];	/*   or a MAC address (canonical text) */
+};
+
 struct hv_nic {
 	char switch_name[HV_NAME_MAX];
 	char mac[18];		/* "52:54:00:xx:xx:xx" */
-	int vlan;		/* 0: untagged */
+	int vlan;		/* 0: untagged (VLAN 1 on the switch); 1..4094 */
+	uint64_t max_bw, min_bw;	/* bits/s; 0: no limit / no reserve */
+	bool dhcp_guard;	/* drop DHCP server messages from the VM */
+	bool router_guard;	/* drop router advertisements and redirects */
+	bool mac_guard;		/* drop frames not from the adapter's MAC */
+	int nacls;
+	struct hv_acl acls[HV_MAX_ACLS];
 };
 
 struct hv_vm {
@@ -169,17 +185,83 @@ int hv_vm_path(const struct hv_ctx *hv, const char *name, const char *what,
 int hv_vm_set_runtime(struct hv_ctx *hv, const char *name, const char *state,
 		      int pid, const char *last_exit, struct hv_err *err);
 
-/* --- virtual switches (engine/switch.c) ------------------------------- */
+/* --- virtual switches (engine/switch.c; Linux bridges, engine/net/) ---- */
 
 struct hv_switch {
 	char name[HV_NAME_MAX];
 	char type[16];		/* external, internal, private */
 	char nic[64];		/* external: the physical NIC */
-	char host_ip[64];	/* internal: the host's address, CIDR */
+	char host_ip[64];	/* internal: the host's address, CIDR ("" none) */
+	char bridge[16];	/* the Linux bridge behind it */
+	int64_t created;	/* unix time */
+	char state[16];		/* the bridge now: "up", "down", "missing" */
+	bool vlans;		/* it filters VLANs (not on kernels without
+				   CONFIG_BRIDGE_VLAN_FILTERING) */
 };
+/* check the definition, make the bridge (external: enslave nic and move
+   its addresses and routes over; internal: give the host host_ip), then
+   record it; on failure nothing is left behind. Fills bridge, created. */
+int hv_switch_create(struct hv_ctx *hv, struct hv_switch *sw,
+		     struct hv_err *err);
+int hv_switch_get(struct hv_ctx *hv, const char *name, struct hv_switch *sw,
+		  struct hv_err *err);
 /* *out is malloc'd, sorted by name */
 int hv_switch_list(struct hv_ctx *hv, struct hv_switch **out, size_t *n,
 		   struct hv_err *err);
+/* refused (HV_EBUSY) while any VM has a network adapter on it; deletes
+   the bridge and gives an external switch's NIC its addresses back */
+int hv_switch_delete(struct hv_ctx *hv, const char *name, struct hv_err *err);
+/* make the bridge again if it is missing (bridges do not outlive a host
+   reboot): for whatever starts VMs; 0 if it is there */
+int hv_switch_ensure(struct hv_ctx *hv, const char *name, struct hv_err *err);
+
+/* network adapters; each refused (HV_EBUSY) unless the VM is off.
+   add: the switch must exist; an empty nic->mac gets a new random
+   52:54:00:xx:xx:xx one (written back); returns the new slot.
+   set: replaces adapter `slot` (an empty mac keeps the old one).
+   remove: later adapters move up one slot. */
+int hv_vm_nic_add(struct hv_ctx *hv, const char *vm, struct hv_nic *nic,
+		  struct hv_err *err);
+int hv_vm_nic_set(struct hv_ctx *hv, const char *vm, int slot,
+		  const struct hv_nic *nic, struct hv_err *err);
+int hv_vm_nic_remove(struct hv_ctx *hv, const char *vm, int slot,
+		     struct hv_err *err);
+
+/* network adapter values (engine/net/nic-values.c) */
+/* one ACL rule: "allow|deny,in|out|both,remote=X[,local=Y]" where X, Y
+   are "any", an IPv4/IPv6 address or prefix, or a MAC; HV_EUSAGE if bad */
+int hv_acl_parse(const char *s, struct hv_acl *a, struct hv_err *err);
+/* the canonical text hv_acl_parse takes back */
+void hv_acl_format(const struct hv_acl *a, char *buf, size_t len);
+/* bits/s with decimal K, M, G, T as Hyper-V counts: "100M" = 100000000;
+   "1.5G", "10Mbps"; -1 on a bad value */
+int hv_parse_bandwidth(const char *s, uint64_t *out);
+/* exact, shortest: 100000000 -> "100M" */
+void hv_format_bandwidth(uint64_t bps, char *buf, size_t len);
+/* six hex pairs, unicast, not all zero */
+bool hv_mac_valid(const char *mac, struct hv_err *err);
+void hv_mac_random(char out[18]);
+/* one adapter's value rules (hv_vm_validate runs them for each) */
+int hv_nic_validate(const struct hv_nic *nic, struct hv_err *err);
+
+/* --- metering (engine/metrics.c) ---------------------------------------- */
+
+/* one adapter's traffic; drops by the reason the port's policy gave */
+struct hv_port_counters {
+	uint64_t rx_packets, rx_bytes;	/* to the VM */
+	uint64_t tx_packets, tx_bytes;	/* from the VM */
+	uint64_t drop_mac, drop_dhcp, drop_router, drop_acl, drop_vlan, drop_malformed;
+	int64_t since, updated;		/* unix time: counting since, last added */
+};
+/* add what an adapter did since the last call (the worker does, every
+   few seconds and when the VM stops) */
+int hv_port_counters_add(struct hv_ctx *hv, const char *vm_uuid, int slot,
+			 const struct hv_port_counters *delta, struct hv_err *err);
+/* totals of VM slot; zeros (since 0) when it never sent or received */
+int hv_port_counters_get(struct hv_ctx *hv, const char *vm, int slot,
+			 struct hv_port_counters *out, struct hv_err *err);
+/* start counting again, for every adapter of the VM */
+int hv_port_counters_reset(struct hv_ctx *hv, const char *vm, struct hv_err *err);
 
 /* --- events ------------------------------------------------------------ */
 

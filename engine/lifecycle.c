@@ -481,6 +481,10 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 	if (vm.generation == 2 && vm.kernel[0] == '\0')
 		return hv_fail(err, HV_EINVAL, "VM '%s' has no kernel to boot (hv vm set %s --kernel FILE)",
 			       vm.name, vm.name);
+	/* a switch's bridge is gone after a host reboot: make it again */
+	for (int i = 0; i < vm.nnics; i++)
+		if (hv_switch_ensure(hv, vm.nics[i].switch_name, err) != 0)
+			return -1;
 	if (worker_path(worker, sizeof worker, err) != 0 ||
 	    hv_vm_path(hv, vm.name, "log", log, sizeof log) != 0)
 		return -1;

@@ -93,6 +93,26 @@ static const char *const migrations[] = {
 	"ALTER TABLE vms ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vms ADD COLUMN started INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vms ADD COLUMN last_exit TEXT NOT NULL DEFAULT '';",
+	/* 2 -> 3: network adapter QoS, guards and ACLs; switches' bridges */
+	"ALTER TABLE nics ADD COLUMN max_bw INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nics ADD COLUMN min_bw INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nics ADD COLUMN dhcp_guard INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nics ADD COLUMN router_guard INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nics ADD COLUMN mac_guard INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nics ADD COLUMN acls TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE switches ADD COLUMN bridge TEXT NOT NULL DEFAULT '';",
+	/* 3 -> 4: traffic metering per adapter, kept across runs */
+	"CREATE TABLE port_counters ("
+	"  vm_uuid TEXT NOT NULL,"
+	"  slot INTEGER NOT NULL,"
+	"  rx_packets INTEGER NOT NULL DEFAULT 0, rx_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  tx_packets INTEGER NOT NULL DEFAULT 0, tx_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  drop_mac INTEGER NOT NULL DEFAULT 0, drop_dhcp INTEGER NOT NULL DEFAULT 0,"
+	"  drop_router INTEGER NOT NULL DEFAULT 0, drop_acl INTEGER NOT NULL DEFAULT 0,"
+	"  drop_vlan INTEGER NOT NULL DEFAULT 0, drop_malformed INTEGER NOT NULL DEFAULT 0,"
+	"  since INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (vm_uuid, slot)"
+	");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -7,10 +7,14 @@
  *	  dynamic_memory = { enabled = true; minimum = "512M"; ... };
  *	  boot = { kernel = "..."; initrd = ""; cmdline = ""; firmware = ""; };
  *	  disks = ( "/var/lib/hv/disks/web1.vhdx" );
- *	  nics = ( { switch = "lan"; mac = "52:54:00:12:34:56"; vlan = 0; } );
+ *	  nics = ( { switch = "lan"; mac = "52:54:00:12:34:56"; vlan = 0;
+ *		     max_bandwidth = "100M"; min_bandwidth = "0";
+ *		     dhcp_guard = true; router_guard = false; mac_guard = false;
+ *		     acls = ( "deny,in,remote=10.0.0.0/24" ); } );
  *	};
  *
- * Sizes are written as exact strings ("1536M") so the file is pleasant
+ * Sizes (and bandwidths, in bits/s) are written as exact strings ("1536M",
+ * "100M") so the file is pleasant
  * to read and edit; import takes strings or plain byte counts. The file
  * is hostile input: every setting is type- and range-checked, and
  * errors name file:line.
@@ -46,6 +50,35 @@ add_size(config_setting_t *g, const char *name, uint64_t v)
 
 	hv_format_size(v, s, sizeof s);
 	add_str(g, name, s);
+}
+
+static void
+add_bool(config_setting_t *g, const char *name, bool v)
+{
+	config_setting_set_bool(config_setting_add(g, name, CONFIG_TYPE_BOOL), v);
+}
+
+static void
+add_nic(config_setting_t *l, const struct hv_nic *n)
+{
+	config_setting_t *s = config_setting_add(l, NULL, CONFIG_TYPE_GROUP), *a;
+	char bw[32], rule[160];
+
+	add_str(s, "switch", n->switch_name);
+	add_str(s, "mac", n->mac);
+	add_int(s, "vlan", n->vlan);
+	hv_format_bandwidth(n->max_bw, bw, sizeof bw);
+	add_str(s, "max_bandwidth", bw);
+	hv_format_bandwidth(n->min_bw, bw, sizeof bw);
+	add_str(s, "min_bandwidth", bw);
+	add_bool(s, "dhcp_guard", n->dhcp_guard);
+	add_bool(s, "router_guard", n->router_guard);
+	add_bool(s, "mac_guard", n->mac_guard);
+	a = config_setting_add(s, "acls", CONFIG_TYPE_LIST);
+	for (int i = 0; i < n->nacls; i++) {
+		hv_acl_format(&n->acls[i], rule, sizeof rule);
+		config_setting_set_string(config_setting_add(a, NULL, CONFIG_TYPE_STRING), rule);
+	}
 }
 
 int
@@ -85,12 +118,8 @@ hv_vm_export(struct hv_ctx *hv, const char *key, const char *path,
 		config_setting_set_string(config_setting_add(l, NULL, CONFIG_TYPE_STRING),
 					  vm.disks[i]);
 	l = config_setting_add(g, "nics", CONFIG_TYPE_LIST);
-	for (int i = 0; i < vm.nnics; i++) {
-		s = config_setting_add(l, NULL, CONFIG_TYPE_GROUP);
-		add_str(s, "switch", vm.nics[i].switch_name);
-		add_str(s, "mac", vm.nics[i].mac);
-		add_int(s, "vlan", vm.nics[i].vlan);
-	}
+	for (int i = 0; i < vm.nnics; i++)
+		add_nic(l, &vm.nics[i]);
 	/* write beside, then rename: a crash never leaves half a file */
 	snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
 	if (config_write_file(&c, tmp) != CONFIG_TRUE) {
@@ -178,6 +207,82 @@ rd_size(struct reader *r, config_setting_t *g, const char *name, uint64_t *out,
 		return 0;
 	}
 	return bad(r, s, "not a size (like \"512M\")");
+}
+
+static int
+rd_bw(struct reader *r, config_setting_t *g, const char *name, uint64_t *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+	    hv_parse_bandwidth(config_setting_get_string(s), out) == 0)
+		return 0;
+	if ((config_setting_type(s) == CONFIG_TYPE_INT ||
+	     config_setting_type(s) == CONFIG_TYPE_INT64) &&
+	    config_setting_get_int64(s) >= 0) {
+		*out = (uint64_t)config_setting_get_int64(s);
+		return 0;
+	}
+	return bad(r, s, "not a bandwidth in bits/s (like \"100M\")");
+}
+
+static int
+rd_bool(struct reader *r, config_setting_t *g, const char *name, bool *out)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return bad(r, s, "must be true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+static int
+rd_acls(struct reader *r, config_setting_t *g, struct hv_nic *n)
+{
+	config_setting_t *s = config_setting_get_member(g, "acls");
+	struct hv_err e;
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return bad(r, s, "must be a list ( \"allow,in,remote=...\", ... )");
+	if (config_setting_length(s) > HV_MAX_ACLS)
+		return bad(r, s, "too many ACL rules");
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e1 = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e1) != CONFIG_TYPE_STRING)
+			return bad(r, s, "each ACL rule must be a string");
+		if (hv_acl_parse(config_setting_get_string(e1), &n->acls[n->nacls], &e) != 0)
+			return bad(r, s, e.msg);
+		n->nacls++;
+	}
+	return 0;
+}
+
+static int
+rd_nic(struct reader *r, config_setting_t *e, struct hv_nic *n)
+{
+	long long v = 0;
+
+	if (rd_str(r, e, "switch", n->switch_name, sizeof n->switch_name, true) ||
+	    rd_str(r, e, "mac", n->mac, sizeof n->mac, true) ||
+	    rd_int(r, e, "vlan", &v, false))
+		return -1;
+	if (v < 0 || v > 4094)
+		return bad(r, e, "vlan must be 0..4094");
+	n->vlan = (int)v;
+	if (rd_bw(r, e, "max_bandwidth", &n->max_bw) || rd_bw(r, e, "min_bandwidth", &n->min_bw) ||
+	    rd_bool(r, e, "dhcp_guard", &n->dhcp_guard) ||
+	    rd_bool(r, e, "router_guard", &n->router_guard) ||
+	    rd_bool(r, e, "mac_guard", &n->mac_guard))
+		return -1;
+	return rd_acls(r, e, n);
 }
 
 static int
@@ -273,14 +378,8 @@ rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
 
 			if (!config_setting_is_group(e))
 				return bad(r, s, "each network adapter must be a group");
-			v = 0;
-			if (rd_str(r, e, "switch", n->switch_name, sizeof n->switch_name, true) ||
-			    rd_str(r, e, "mac", n->mac, sizeof n->mac, true) ||
-			    rd_int(r, e, "vlan", &v, false))
+			if (rd_nic(r, e, n) != 0)
 				return -1;
-			if (v < 0 || v > 4094)
-				return bad(r, e, "vlan must be 0..4094");
-			n->vlan = (int)v;
 		}
 	}
 	return 0;
@@ -316,8 +415,12 @@ hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 		goto out;
 	if (new_name != NULL)
 		snprintf(vm->name, sizeof vm->name, "%s", new_name);
-	if (new_uuid)
+	if (new_uuid) {
+		/* a copy is another machine: its adapters get their own MACs */
 		vm->uuid[0] = '\0';
+		for (int i = 0; i < vm->nnics; i++)
+			hv_mac_random(vm->nics[i].mac);
+	}
 	rc = hv_vm_create(hv, vm, err);
 	if (rc == 0)
 		hv_event_add(hv, vm->name, "imported from %s", path);

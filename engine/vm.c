@@ -5,11 +5,13 @@
  * write, and every write is one BEGIN IMMEDIATE transaction, so a failed
  * command never leaves half a VM behind.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -93,6 +95,20 @@ hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 		for (int j = 0; j < i; j++)
 			if (strcmp(vm->disks[i], vm->disks[j]) == 0)
 				return hv_fail(err, HV_EUSAGE, "disk %s is listed twice", vm->disks[i]);
+	for (int i = 0; i < vm->nnics; i++) {
+		if (hv_nic_validate(&vm->nics[i], err) != 0) {
+			char why[sizeof err->msg];
+
+			if (err == NULL)
+				return -1;
+			snprintf(why, sizeof why, "%s", err->msg);
+			return hv_fail(err, err->code, "network adapter %d: %.400s", i, why);
+		}
+		for (int j = 0; j < i; j++)
+			if (strcasecmp(vm->nics[i].mac, vm->nics[j].mac) == 0)
+				return hv_fail(err, HV_EUSAGE, "network adapters %d and %d have the same MAC address %s",
+					       j, i, vm->nics[i].mac);
+	}
 	return 0;
 }
 
@@ -136,6 +152,38 @@ row_to_vm(sqlite3_stmt *st, struct hv_vm *vm)
 	col_text(st, 20, vm->last_exit, sizeof vm->last_exit);
 }
 
+/* a NIC's ACL rules in one column: "deny,in,remote=10.0.0.0/24;allow,..." */
+#define ACLS_TEXT	(HV_MAX_ACLS * 160)
+
+static void
+acls_to_text(const struct hv_nic *n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n->nacls && used < len; i++) {
+		char rule[160];
+
+		hv_acl_format(&n->acls[i], rule, sizeof rule);
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ";" : "", rule);
+	}
+}
+
+/* the inventory was checked on the way in: a rule that no longer parses
+   (written by a newer hv) is left out rather than failing the VM */
+static void
+text_to_acls(const char *text, struct hv_nic *n)
+{
+	char buf[ACLS_TEXT], *tok, *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", text);
+	n->nacls = 0;
+	for (tok = strtok_r(buf, ";", &save); tok && n->nacls < HV_MAX_ACLS;
+	     tok = strtok_r(NULL, ";", &save))
+		if (hv_acl_parse(tok, &n->acls[n->nacls], NULL) == 0)
+			n->nacls++;
+}
+
 /* disks and NICs of VM row `id` */
 static int
 load_refs(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
@@ -151,7 +199,8 @@ load_refs(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
 		col_text(st, 0, vm->disks[vm->ndisks++], HV_PATH_MAX);
 	sqlite3_finalize(st);
 
-	st = store_prepare(hv, "SELECT s.name, n.mac, n.vlan FROM nics n "
+	st = store_prepare(hv, "SELECT s.name, n.mac, n.vlan, n.max_bw, n.min_bw, "
+			   "n.dhcp_guard, n.router_guard, n.mac_guard, n.acls FROM nics n "
 			   "LEFT JOIN switches s ON s.id = n.switch_id "
 			   "WHERE n.vm_id = ? ORDER BY n.slot", err);
 	if (st == NULL)
@@ -159,10 +208,18 @@ load_refs(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
 	sqlite3_bind_int64(st, 1, id);
 	while (sqlite3_step(st) == SQLITE_ROW && vm->nnics < HV_MAX_NICS) {
 		struct hv_nic *n = &vm->nics[vm->nnics++];
+		char acls[ACLS_TEXT];
 
 		col_text(st, 0, n->switch_name, sizeof n->switch_name);
 		col_text(st, 1, n->mac, sizeof n->mac);
 		n->vlan = sqlite3_column_int(st, 2);
+		n->max_bw = (uint64_t)sqlite3_column_int64(st, 3);
+		n->min_bw = (uint64_t)sqlite3_column_int64(st, 4);
+		n->dhcp_guard = sqlite3_column_int(st, 5) != 0;
+		n->router_guard = sqlite3_column_int(st, 6) != 0;
+		n->mac_guard = sqlite3_column_int(st, 7) != 0;
+		col_text(st, 8, acls, sizeof acls);
+		text_to_acls(acls, n);
 	}
 	sqlite3_finalize(st);
 	return 0;
@@ -383,18 +440,31 @@ store_refs(struct hv_ctx *hv, sqlite3_int64 id, const struct hv_vm *vm,
 	sqlite3_finalize(st);
 	for (int i = 0; i < vm->nnics; i++) {
 		const struct hv_nic *n = &vm->nics[i];
+		char acls[ACLS_TEXT], mac[sizeof n->mac];
 
 		hv_uuid_new(uuid);
-		st = store_prepare(hv, "INSERT INTO nics (uuid, vm_id, slot, switch_id, mac, vlan) "
-				   "VALUES (?, ?, ?, (SELECT id FROM switches WHERE name = ?), ?, ?)", err);
+		acls_to_text(n, acls, sizeof acls);
+		/* one spelling, so UNIQUE(mac) sees the same address */
+		for (size_t k = 0; k < sizeof mac; k++)
+			mac[k] = (char)tolower((unsigned char)n->mac[k]);
+		st = store_prepare(hv, "INSERT INTO nics (uuid, vm_id, slot, switch_id, mac, vlan, "
+				   "max_bw, min_bw, dhcp_guard, router_guard, mac_guard, acls) "
+				   "VALUES (?, ?, ?, (SELECT id FROM switches WHERE name = ?), ?, ?, "
+				   "?, ?, ?, ?, ?, ?)", err);
 		if (st == NULL)
 			return -1;
 		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, id);
 		sqlite3_bind_int(st, 3, i);
 		sqlite3_bind_text(st, 4, n->switch_name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 5, n->mac, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 5, mac, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, 6, n->vlan);
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)n->max_bw);
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)n->min_bw);
+		sqlite3_bind_int(st, 9, n->dhcp_guard);
+		sqlite3_bind_int(st, 10, n->router_guard);
+		sqlite3_bind_int(st, 11, n->mac_guard);
+		sqlite3_bind_text(st, 12, acls, -1, SQLITE_TRANSIENT);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE)

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libncurses-dev libreadline-dev libconfig-dev
-libsqlite3-dev libcjson-dev qemu-utils qemu-system-x86 seabios tmux
+libsqlite3-dev libcjson-dev libmnl-dev qemu-utils qemu-system-x86 seabios tmux
 perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools
 busybox-static cpio syslinux syslinux-common mtools xz-utils"
 

@@ -113,13 +113,8 @@ vm_json(const struct hv_vm *vm)
 	for (int i = 0; i < vm->ndisks; i++)
 		cJSON_AddItemToArray(l, cJSON_CreateString(vm->disks[i]));
 	l = cJSON_AddArrayToObject(j, "nics");
-	for (int i = 0; i < vm->nnics; i++) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "switch", vm->nics[i].switch_name);
-		cJSON_AddStringToObject(o, "mac", vm->nics[i].mac);
-		cJSON_AddNumberToObject(o, "vlan", vm->nics[i].vlan);
-		cJSON_AddItemToArray(l, o);
-	}
+	for (int i = 0; i < vm->nnics; i++)
+		cJSON_AddItemToArray(l, cmd_nic_json(&vm->nics[i], i));
 	cJSON_AddStringToObject(j, "notes", vm->notes);
 	cJSON_AddNumberToObject(j, "created", (double)vm->created);
 	cJSON_AddNumberToObject(j, "pid", vm_running(vm) ? vm->pid : 0);
@@ -181,9 +176,7 @@ vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 		fprintf(f, "%-16s %s\n", i == 0 ? "Disks:" : "", vm->disks[i]);
 	if (vm->ndisks == 0)
 		fprintf(f, "%-16s (none)\n", "Disks:");
-	for (int i = 0; i < vm->nnics; i++)
-		fprintf(f, "%-16s %s on switch %s%s\n", i == 0 ? "Network:" : "",
-			vm->nics[i].mac, vm->nics[i].switch_name, vm->nics[i].vlan ? " (VLAN)" : "");
+	cmd_nic_print(f, vm);
 	if (vm->notes[0])
 		fprintf(f, "%-16s %s\n", "Notes:", vm->notes);
 	strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", localtime(&ct));
@@ -603,6 +596,10 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "pause", "NAME", 1, 1, ARG_VM, NULL, "pause a running VM", vm_pause },
 	{ "resume", "NAME", 1, 1, ARG_VM, NULL, "resume a paused VM", vm_resume },
 	{ "console", "NAME", 1, 1, ARG_VM, NULL, "attach to the serial console (Ctrl-] detaches)", vm_console },
+	{ "nic", "add|set|remove|list VM [SLOT]", 2, 3, ARG_WORD, cmd_vm_nic_opts,
+	  "network adapters: add VM --switch S, set VM SLOT, remove VM SLOT, list VM", cmd_vm_nic },
+	{ "metrics", "NAME", 1, 1, ARG_VM, cmd_vm_metrics_opts,
+	  "traffic each network adapter carried and dropped (metering)", cmd_vm_metrics },
 	{ NULL, NULL, 0, 0, ARG_NONE, NULL, NULL, NULL },
 };
 

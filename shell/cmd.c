@@ -15,6 +15,7 @@
 
 extern const struct cmd_noun cmd_vm_noun;
 extern const struct cmd_noun cmd_disk_noun;
+extern const struct cmd_noun cmd_switch_noun;
 extern const struct cmd_noun cmd_tui_noun;
 extern const struct cmd_noun cmd_help_noun;
 extern const struct cmd_noun cmd_version_noun;
@@ -22,6 +23,7 @@ extern const struct cmd_noun cmd_version_noun;
 const struct cmd_noun *const cmd_nouns[] = {
 	&cmd_vm_noun,
 	&cmd_disk_noun,
+	&cmd_switch_noun,
 	&cmd_tui_noun,
 	&cmd_help_noun,
 	&cmd_version_noun,
@@ -166,6 +168,25 @@ cmd_num(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 	return 1;
 }
 
+int
+cmd_onoff(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
+	  bool *out)
+{
+	const char *s = find_val(a, name);
+
+	if (s == NULL)
+		return 0;
+	if (s[0] == '\0' || strcmp(s, "on") == 0) {
+		*out = true;
+	} else if (strcmp(s, "off") == 0) {
+		*out = false;
+	} else {
+		cmd_usage_error(ctx, "--%s: '%s': use on or off", name, s);
+		return -1;
+	}
+	return 1;
+}
+
 /* --- help -------------------------------------------------------------- */
 
 static void
@@ -270,6 +291,15 @@ parse_args(struct cmd_ctx *ctx, const struct cmd_noun *n,
 			if (eq != NULL)
 				return cmd_usage_error(ctx, "%s %s: --%s takes no value", n->name, v->name, name);
 			a->set[a->nset++].val = NULL;
+			continue;
+		}
+		/* a switch: alone it means on; "on" or "off" may follow */
+		if (o->type == OPT_ONOFF && eq == NULL) {
+			if (i + 1 < argc && (strcmp(argv[i + 1], "on") == 0 ||
+					     strcmp(argv[i + 1], "off") == 0))
+				a->set[a->nset++].val = argv[++i];
+			else
+				a->set[a->nset++].val = "";
 			continue;
 		}
 		if (eq != NULL) {

@@ -24,6 +24,7 @@ enum cmd_opt_type {
 	OPT_SIZE,	/* --memory 2G */
 	OPT_NUM,	/* --vcpus 4 */
 	OPT_LIST,	/* --disk A --disk B: may repeat */
+	OPT_ONOFF,	/* --dhcp-guard (on), --dhcp-guard on|off, --dhcp-guard=off */
 };
 
 struct cmd_opt {
@@ -96,6 +97,10 @@ int cmd_size(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 	     uint64_t *out);
 int cmd_num(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 	    long long *out);
+/* an OPT_ONOFF option: 1 (and *out) if given, 0 if absent, -1 (and an
+   error printed) if its value is not on or off */
+int cmd_onoff(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
+	      bool *out);
 
 /* open the inventory on first use; NULL after printing the error */
 struct hv_ctx *cmd_hv(struct cmd_ctx *ctx);

@@ -11,6 +11,14 @@ enum cmd_ret script_run(struct cmd_ctx *ctx, const char *path);
 enum cmd_ret script_run_stream(struct cmd_ctx *ctx, FILE *f, const char *name);
 /* console.c */
 enum cmd_ret console_attach(struct cmd_ctx *ctx, const char *name);
+/* cmd-vm-nic.c: `hv vm nic add|set|remove|list`, and adapters for vm show */
+extern const struct cmd_opt cmd_vm_nic_opts[];
+enum cmd_ret cmd_vm_nic(struct cmd_ctx *ctx, const struct cmd_args *a);
+/* cmd-vm-metrics.c */
+extern const struct cmd_opt cmd_vm_metrics_opts[];
+enum cmd_ret cmd_vm_metrics(struct cmd_ctx *ctx, const struct cmd_args *a);
+struct cJSON *cmd_nic_json(const struct hv_nic *nic, int slot);
+void cmd_nic_print(FILE *f, const struct hv_vm *vm);
 /* repl.c */
 enum cmd_ret repl_run(struct cmd_ctx *ctx);
 /* tui/tui.c: `hv tui` */

@@ -24,18 +24,30 @@ io_init(struct vmm *vm, struct hv_err *err)
 	return 0;
 }
 
-int
-io_watch(struct vmm *vm, int fd, void (*fn)(void *), void *opaque)
+static int
+watch_add(struct vmm *vm, int fd, void (*fn)(void *), void *opaque, bool raw)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = raw ? EPOLLIN | EPOLLET : EPOLLIN };
 	struct io_watch *w;
 
 	if (vm->nwatch >= VMM_MAX_WATCH)
 		return -1;
 	w = &vm->watch[vm->nwatch++];
-	*w = (struct io_watch){ fd, fn, opaque };
+	*w = (struct io_watch){ fd, fn, opaque, raw };
 	ev.data.ptr = w;
 	return epoll_ctl(vm->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int
+io_watch(struct vmm *vm, int fd, void (*fn)(void *), void *opaque)
+{
+	return watch_add(vm, fd, fn, opaque, false);
+}
+
+int
+io_watch_raw(struct vmm *vm, int fd, void (*fn)(void *), void *opaque)
+{
+	return watch_add(vm, fd, fn, opaque, true);
 }
 
 static void *
@@ -57,7 +69,7 @@ io_thread(void *arg)
 
 			if (!w)
 				return NULL;	/* io_stop_fd */
-			if (read(w->fd, &cnt, sizeof cnt) == sizeof cnt)
+			if (w->raw || read(w->fd, &cnt, sizeof cnt) == sizeof cnt)
 				w->fn(w->opaque);
 		}
 	}

@@ -100,11 +100,12 @@ struct serial;
 struct pci_bus;
 struct fw_cfg;
 struct virtio_blk;
+struct virtio_net;
 struct acpi_pm;
 struct acpi_config;
 
 #define VMM_MAX_GSI	256
-#define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + 8)
+#define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + VMM_MAX_NICS * 4 + 8)
 #define GSI_MSI_BASE	24	/* 0..23: the in-kernel PIC/IOAPIC pins */
 
 struct vmm {
@@ -135,6 +136,8 @@ struct vmm {
 	size_t fw_len;
 	int nblk;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
+	int nnet;
+	struct virtio_net *net[VMM_MAX_NICS];
 	struct acpi_pm *pm;
 
 	/* MSI routing: the whole table is sent on every change */
@@ -150,6 +153,7 @@ struct vmm {
 		int fd;
 		void (*fn)(void *opaque);
 		void *opaque;
+		bool raw;	/* not an eventfd: fn reads the fd itself */
 	} watch[VMM_MAX_WATCH];
 	pthread_t io_thread;
 	bool io_started;
@@ -211,6 +215,8 @@ void vmm_acpi_config(const struct vmm *vm, struct acpi_config *c);
 /* io-thread.c: fn(opaque) runs on the I/O thread when fd is readable */
 int io_init(struct vmm *vm, struct hv_err *err);
 int io_watch(struct vmm *vm, int fd, void (*fn)(void *), void *opaque);
+/* an fd (a TAP) whose reader drains it: edge-triggered, nothing read here */
+int io_watch_raw(struct vmm *vm, int fd, void (*fn)(void *), void *opaque);
 int io_thread_start(struct vmm *vm, struct hv_err *err);
 void io_thread_stop(struct vmm *vm);
 

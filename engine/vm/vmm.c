@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/vm/virtio-blk.h"
+#include "engine/vm/virtio-net.h"
 #include "engine/vm/fw_cfg.h"
 #include "engine/vm/vmm-int.h"
 
@@ -36,6 +37,8 @@ check_config(const struct vmm_config *c, struct hv_err *err)
 		return hv_fail(err, HV_EINVAL, "a Gen2 VM needs a kernel to boot");
 	if (c->ndisks < 0 || c->ndisks > VMM_MAX_DISKS)
 		return hv_fail(err, HV_EINVAL, "at most %d disks", VMM_MAX_DISKS);
+	if (c->nnics < 0 || c->nnics > VMM_MAX_NICS)
+		return hv_fail(err, HV_EINVAL, "at most %d network adapters", VMM_MAX_NICS);
 	return 0;
 }
 
@@ -84,6 +87,9 @@ devices_setup(struct vmm *vm, struct hv_err *err)
 	for (i = 0; i < vm->cfg.ndisks; i++)
 		if (virtio_blk_create(vm, &vm->cfg.disks[i], err) != 0)
 			return -1;
+	for (i = 0; i < vm->cfg.nnics; i++)
+		if (virtio_net_create(vm, &vm->cfg.nics[i], err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -96,8 +102,12 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 	int i;
 
 	*out = NULL;
-	if (check_config(c, err) != 0)
+	if (check_config(c, err) != 0) {
+		for (i = 0; i < c->nnics && i < VMM_MAX_NICS; i++)
+			if (c->nics[i].tap_fd >= 0)
+				close(c->nics[i].tap_fd);	/* ours, as promised */
 		return -1;
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return hv_fail(err, HV_EINTERNAL, "out of memory");
@@ -160,6 +170,12 @@ vmm_destroy(struct vmm *vm)
 	io_thread_stop(vm);
 	for (i = 0; i < vm->nblk; i++)
 		virtio_blk_destroy(vm->blk[i]);
+	for (i = 0; i < vm->nnet; i++)
+		virtio_net_destroy(vm->net[i]);
+	/* TAPs handed over that no adapter took yet */
+	for (i = vm->nnet; i < vm->cfg.nnics; i++)
+		if (vm->cfg.nics[i].tap_fd >= 0)
+			close(vm->cfg.nics[i].tap_fd);
 	for (i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run,
@@ -232,6 +248,9 @@ vmm_stats(struct vmm *vm, struct vmm_stats *s)
 	s->ndisks = vm->nblk;
 	for (i = 0; i < vm->nblk; i++)
 		virtio_blk_stats(vm->blk[i], &s->disks[i]);
+	s->nnics = vm->nnet;
+	for (i = 0; i < vm->nnet; i++)
+		virtio_net_stats(vm->net[i], &s->nics[i]);
 }
 
 const char *

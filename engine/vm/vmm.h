@@ -26,9 +26,11 @@
 #include <stdint.h>
 
 #include "engine/err.h"
+#include "engine/net/filter.h"
 
 #define VMM_MAX_VCPUS	64
 #define VMM_MAX_DISKS	16
+#define VMM_MAX_NICS	8
 #define VMM_KICK_SIGNAL	SIGUSR1
 
 struct vmm;
@@ -37,6 +39,15 @@ struct vmm_disk_config {
 	const char *path;	/* any format engine/disk opens */
 	bool readonly;
 	char serial[21];	/* VIRTIO_BLK_T_GET_ID; "" = none */
+};
+
+/* a virtio-net adapter on a TAP the caller opened (IFF_TAP | IFF_NO_PI |
+   IFF_VNET_HDR, 12-byte header, nonblocking); the VMM owns the fd from
+   vmm_create on, and closes it */
+struct vmm_nic_config {
+	int tap_fd;
+	struct net_policy policy;	/* policy.mac is the adapter's MAC */
+	uint64_t max_bw;		/* bits per second, 0: unlimited */
 };
 
 struct vmm_config {
@@ -49,6 +60,8 @@ struct vmm_config {
 	const char *firmware;	/* Gen1 BIOS image (not yet) */
 	int ndisks;
 	struct vmm_disk_config disks[VMM_MAX_DISKS];
+	int nnics;
+	struct vmm_nic_config nics[VMM_MAX_NICS];
 };
 
 enum vmm_exit_reason {
@@ -75,12 +88,23 @@ struct vmm_disk_stats {
 	uint64_t errors;	/* requests answered with IOERR/UNSUPP */
 };
 
+struct vmm_nic_stats {
+	uint64_t rx_packets, rx_bytes;	/* to the guest */
+	uint64_t tx_packets, tx_bytes;	/* from the guest */
+	uint64_t drops[NET_VERDICTS];	/* by the port's policy, by reason */
+	uint64_t rx_too_big;		/* no guest buffer could hold it */
+	uint64_t tx_errors;		/* the TAP refused a frame */
+	uint64_t throttled;		/* times QoS held the queue back */
+};
+
 struct vmm_stats {
 	uint64_t exits[VMM_NR_EXIT_KINDS];	/* summed over vCPUs */
 	uint64_t exits_total;
 	uint64_t pio_unhandled, mmio_unhandled;
 	int ndisks;
 	struct vmm_disk_stats disks[VMM_MAX_DISKS];
+	int nnics;
+	struct vmm_nic_stats nics[VMM_MAX_NICS];
 	uint64_t needs_reset;	/* virtio devices put in DEVICE_NEEDS_RESET */
 	uint64_t console_dropped;	/* bytes lost on a full console pipe */
 };

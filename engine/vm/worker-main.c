@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine/hv.h"
+#include "engine/net/net.h"
 #include "engine/vm/vmm.h"
 
 #define RING_SIZE	(64 * 1024)
@@ -57,7 +59,11 @@ struct worker {
 	const char *home;
 	bool open_failed;	/* the inventory thread could not open it */
 	struct hv_err open_err;
+	int tick_fd;		/* metering: counters to the inventory */
+	struct vmm_nic_stats metered[VMM_MAX_NICS];	/* what it has so far */
 };
+
+#define METER_SECONDS	5
 
 static void
 logf_(const char *fmt, ...)
@@ -73,6 +79,41 @@ logf_(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	fflush(stderr);
+}
+
+/* --- metering ---------------------------------------------------------- */
+
+/* add what each adapter did since the last flush to the inventory */
+static void
+meter_flush(struct worker *w)
+{
+	struct vmm_stats s;
+	struct hv_err err;
+
+	if (w->vmm == NULL || w->hv == NULL)
+		return;
+	vmm_stats(w->vmm, &s);
+	for (int i = 0; i < s.nnics; i++) {
+		const struct vmm_nic_stats *n = &s.nics[i], *o = &w->metered[i];
+		struct hv_port_counters d = {
+			.rx_packets = n->rx_packets - o->rx_packets,
+			.rx_bytes = n->rx_bytes - o->rx_bytes,
+			.tx_packets = n->tx_packets - o->tx_packets,
+			.tx_bytes = n->tx_bytes - o->tx_bytes,
+			.drop_mac = n->drops[NET_DROP_MAC] - o->drops[NET_DROP_MAC],
+			.drop_dhcp = n->drops[NET_DROP_DHCP] - o->drops[NET_DROP_DHCP],
+			.drop_router = n->drops[NET_DROP_ROUTER] - o->drops[NET_DROP_ROUTER],
+			.drop_acl = n->drops[NET_DROP_ACL] - o->drops[NET_DROP_ACL],
+			.drop_vlan = n->drops[NET_DROP_VLAN] - o->drops[NET_DROP_VLAN],
+			.drop_malformed = n->drops[NET_DROP_MALFORMED] - o->drops[NET_DROP_MALFORMED],
+		};
+
+		if (hv_port_counters_add(w->hv, w->vm.uuid, i, &d, &err) != 0) {
+			logf_("metering: %s", err.msg);
+			continue;	/* the delta is kept for the next try */
+		}
+		w->metered[i] = *n;
+	}
 }
 
 /* --- console ----------------------------------------------------------- */
@@ -207,6 +248,25 @@ stats_json(struct worker *w)
 		cJSON_AddNumberToObject(o, "errors", (double)s.disks[i].errors);
 		cJSON_AddItemToArray(d, o);
 	}
+	d = cJSON_AddArrayToObject(j, "nics");
+	for (int i = 0; i < s.nnics; i++) {
+		const struct vmm_nic_stats *n = &s.nics[i];
+		cJSON *o = cJSON_CreateObject(), *dr;
+
+		cJSON_AddStringToObject(o, "switch", w->vm.nics[i].switch_name);
+		cJSON_AddStringToObject(o, "mac", w->vm.nics[i].mac);
+		cJSON_AddNumberToObject(o, "rx_packets", (double)n->rx_packets);
+		cJSON_AddNumberToObject(o, "rx_bytes", (double)n->rx_bytes);
+		cJSON_AddNumberToObject(o, "tx_packets", (double)n->tx_packets);
+		cJSON_AddNumberToObject(o, "tx_bytes", (double)n->tx_bytes);
+		cJSON_AddNumberToObject(o, "rx_too_big", (double)n->rx_too_big);
+		cJSON_AddNumberToObject(o, "tx_errors", (double)n->tx_errors);
+		cJSON_AddNumberToObject(o, "throttled", (double)n->throttled);
+		dr = cJSON_AddObjectToObject(o, "drops");
+		for (int v = 1; v < NET_VERDICTS; v++)
+			cJSON_AddNumberToObject(dr, net_verdict_name((enum net_verdict)v), (double)n->drops[v]);
+		cJSON_AddItemToArray(d, o);
+	}
 	cJSON_AddNumberToObject(j, "device_resets", (double)s.needs_reset);
 	cJSON_AddNumberToObject(j, "console_bytes", (double)w->ring_head);
 	return j;
@@ -257,6 +317,9 @@ handle_request(struct worker *w, struct client *c, const char *line)
 			reply_err(c, "the VM is not running");
 		else
 			reply_ok(c);
+	} else if (strcmp(what, "flush") == 0) {
+		meter_flush(w);	/* hv vm metrics reads fresh totals */
+		reply_ok(c);
 	} else if (strcmp(what, "console") == 0) {
 		reply_ok(c);
 		c->console = true;
@@ -422,6 +485,15 @@ build_vmm(struct worker *w, struct hv_err *err)
 		snprintf(cfg.disks[i].serial, sizeof cfg.disks[i].serial, "hv-%.8s-%d", vm->uuid,
 			 i % HV_MAX_DISKS);
 	}
+	/* each adapter a port of its switch: a TAP on the switch's bridge */
+	for (int i = 0; i < vm->nnics; i++) {
+		if (net_port_open(vm->name, i, &vm->nics[i], &cfg.nics[i], err) != 0) {
+			for (int k = 0; k < i; k++)
+				close(cfg.nics[k].tap_fd);
+			return -1;
+		}
+		cfg.nnics++;
+	}
 	if (vmm_create(&w->vmm, &cfg, err) != 0)
 		return -1;
 	return vmm_start(w->vmm, err);
@@ -500,6 +572,15 @@ setup(struct worker *w, const char *home, const char *name, int vm_fd,
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->console_fd, &ev);
 	ev.data.ptr = &w->wait_fd;
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wait_fd, &ev);
+	if (w->vm.nnics > 0) {
+		struct itimerspec its = { { METER_SECONDS, 0 }, { METER_SECONDS, 0 } };
+
+		w->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (w->tick_fd >= 0 && timerfd_settime(w->tick_fd, 0, &its, NULL) == 0) {
+			ev.data.ptr = &w->tick_fd;
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tick_fd, &ev);
+		}
+	}
 	return 0;
 }
 
@@ -540,6 +621,11 @@ run(struct worker *w)
 				accept_client(w);
 			} else if (p == &w->console_fd) {
 				console_output(w);
+			} else if (p == &w->tick_fd) {
+				uint64_t ticks;
+
+				if (read(w->tick_fd, &ticks, sizeof ticks) > 0)
+					meter_flush(w);
 			} else if (p == &w->sig_fd) {
 				snprintf(w->exit_why, sizeof w->exit_why, "worker signalled: turned off");
 				w->quit = true;
@@ -566,7 +652,7 @@ main(int argc, char **argv)
 	int ready_fd = -1, vm_fd = -1;
 
 	memset(&w, 0, sizeof w);
-	w.listen_fd = w.sig_fd = w.console_fd = w.wait_fd = w.epfd = w.log_fd = -1;
+	w.listen_fd = w.sig_fd = w.console_fd = w.wait_fd = w.epfd = w.log_fd = w.tick_fd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		w.clients[i].fd = -1;
 	for (int i = 1; i < argc; i++) {
@@ -608,6 +694,7 @@ main(int argc, char **argv)
 	run(&w);
 	logf_("VM %s stopping: %s", w.vm.name, w.exit_why);
 	vmm_stop(w.vmm);
+	meter_flush(&w);
 	vmm_destroy(w.vmm);
 	unlink(w.sock_path);
 	set_state(&w, "Off", w.exit_why);

@@ -14,6 +14,8 @@
  *   acpi-off                       power off through PM1a_CNT (S5)
  *   pwrbtn [seconds=N]             wait for the ACPI power button and its SCI
  *   smp [timeout_ms=N]             start every AP in the MADT
+ *   net-up net-stats udp-send udp-stream udp-sink icmp-ping forge-dhcp-offer
+ *   forge-ra forge-mac             virtio-net and IPv4 (net.c, net-ip.c)
  * Console lines while idle: shutdown, ping, or any command above; the
  * ACPI power button while idle powers off (S5), as an OS would.
  */
@@ -390,6 +392,15 @@ static const struct {
 	{ "acpi-off", cmd_acpi_off },
 	{ "pwrbtn", cmd_pwrbtn },
 	{ "smp", cmd_smp },
+	{ "net-up", cmd_net_up },
+	{ "net-stats", cmd_net_stats },
+	{ "udp-send", cmd_udp_send },
+	{ "udp-stream", cmd_udp_stream },
+	{ "udp-sink", cmd_udp_sink },
+	{ "icmp-ping", cmd_icmp_ping },
+	{ "forge-dhcp-offer", cmd_forge_dhcp_offer },
+	{ "forge-ra", cmd_forge_ra },
+	{ "forge-mac", cmd_forge_mac },
 };
 
 /* one command, NUL-terminated, may have blanks around it; 0 ok, -1 failed */
@@ -418,7 +429,8 @@ run_command(char *c)
 
 /*
  * serial console: a line at a time, polled every 10 ms from a halted CPU
- * (LAPIC timer), or about every millisecond by spinning without a LAPIC
+ * (LAPIC timer), or about every millisecond by spinning without a LAPIC;
+ * with a NIC up see net_idle(): every millisecond, spinning under traffic
  */
 static void
 idle(int status)
@@ -439,8 +451,11 @@ idle(int status)
 			probe_exit(status);
 		}
 
-		if (halt) {
-			mmio_w32(LAPIC + 0x380, IDLE_TICK_NS);
+		if (net_idle(halt)) {
+			/* recent traffic: it spun 1 ms on the NICs' rings */
+		} else if (halt) {
+			mmio_w32(LAPIC + 0x380,
+				 net_active() ? NET_TICK_NS : IDLE_TICK_NS);
 			idle_halt();
 		} else {
 			while (rdtsc() - last < (1u << 21))

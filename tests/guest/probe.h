@@ -6,6 +6,9 @@
  * pci.c: PCI bus 0 scan through 0xCF8/0xCFC, BARs, capability walk.
  * virtio.c: the modern virtio-pci transport and split virtqueues (polled).
  * blk.c: the blk-* and hostile commands.
+ * net.c: virtio-net (polled rx/tx queues), net-up, net-stats, idle polling.
+ * net-ip.c: ARP, IPv4, ICMP echo, UDP echo/send/stream/sink, icmp-ping.
+ * net-forge.c: frames a rogue guest would send (DHCP offer, RA, MAC spoof).
  * acpi.c: RSDP/XSDT/MADT/FADT/DSDT parsing, acpi, acpi-off, pwrbtn.
  * smp.c: starting the APs (INIT-SIPI-SIPI), the smp command.
  * main.c: hvm_start_info, page tables above 4 GiB, IDT, command dispatch.
@@ -241,5 +244,115 @@ int cmd_blk_read(const char *args);
 int cmd_blk_flush(const char *args);
 int cmd_blk_bench(const char *args);
 int cmd_hostile(const char *args);
+
+/* ---- byte order on the wire ---- */
+static inline uint16_t get_be16(const uint8_t *p)
+{ return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t get_be32(const uint8_t *p)
+{ return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static inline void put_be16(uint8_t *p, uint16_t v)
+{ p[0] = v >> 8; p[1] = (uint8_t)v; }
+static inline void put_be32(uint8_t *p, uint32_t v)
+{ put_be16(p, v >> 16); put_be16(p + 2, (uint16_t)v); }
+
+/* ---- net.c ---- */
+#define ETH_ALEN		6
+#define ETH_HLEN		14
+#define ETH_MTU			1500
+#define NET_BUF			2048	/* per descriptor, virtio header included */
+#define NET_HDR			12	/* virtio_net_hdr with VERSION_1 */
+#define NET_FRAME_MAX		(NET_BUF - NET_HDR)
+#define NET_RX_MAX		128
+#define NET_TX_MAX		256
+#define NET_MAX_NICS		4
+#define NET_ARP_SLOTS		16
+
+struct net_stats {
+	uint64_t rx_frames, rx_bytes, rx_bad, tx_frames, tx_bytes, tx_drops;
+	uint64_t arp, icmp, udp, other;
+};
+
+struct arp_entry {
+	uint32_t ip;			/* 0: empty */
+	uint8_t mac[ETH_ALEN];
+};
+
+struct nic {
+	int index;			/* dev=N: the Nth virtio-net */
+	bool up;
+	struct virtio_dev vd;		/* transport; vd.vq is unused */
+	struct virtq rx, tx;		/* queue 0, queue 1 */
+	uint8_t *rx_mem, *tx_mem;	/* NET_BUF per descriptor */
+	bool rx_dev[NET_RX_MAX];	/* the device holds this rx buffer */
+	bool tx_dev[NET_TX_MAX];	/* ... this tx buffer */
+	uint16_t tx_free[NET_TX_MAX], tx_nfree, tx_unkicked;
+	uint16_t rx_skip;		/* continuation buffers to drop */
+	uint16_t link;			/* config status, 1 = up */
+	uint8_t mac[ETH_ALEN];
+	uint32_t ip, mask;		/* host byte order */
+	uint16_t ip_id;
+	struct arp_entry arp[NET_ARP_SLOTS];
+	unsigned int arp_next;
+	/* what the running command listens for (0: nothing) */
+	uint16_t sink_port, reply_port, reply_size, ping_id, ping_seq;
+	uint64_t sink_packets, sink_bytes, replies;
+	bool ping_got;
+	struct net_stats st;
+};
+
+struct nic *nic_get(const char *cmd, const char *args);	/* up, or NULL */
+uint8_t *nic_tx_buf(struct nic *n);	/* room for a frame; NULL: ring stuck */
+void nic_tx_send(struct nic *n, uint32_t len, bool kick);
+void nic_tx_kick(struct nic *n);
+void net_poll(void);			/* every NIC up: take rx, reclaim tx */
+bool net_active(void);			/* a NIC is up */
+bool net_idle(bool can_halt);		/* false: halt for NET_TICK_NS */
+#define NET_TICK_NS		1000000u	/* idle's halt while the net is quiet */
+int cmd_net_up(const char *args);
+int cmd_net_stats(const char *args);
+
+/* ---- net-ip.c ---- */
+#define ETH_P_IP		0x0800
+#define ETH_P_ARP		0x0806
+#define ETH_P_IPV6		0x86DD
+#define IP_HLEN			20
+#define UDP_HLEN		8
+#define UDP_MAX			(ETH_MTU - IP_HLEN - UDP_HLEN)
+#define PROTO_UDP		17
+
+#define IP_FMT			"%u.%u.%u.%u"
+#define IP_ARGS(a)		((a) >> 24), ((a) >> 16) & 255, ((a) >> 8) & 255, \
+				(a) & 255
+
+struct net_peer {
+	uint8_t mac[ETH_ALEN];
+	uint32_t ip;
+	uint16_t port;
+};
+
+extern const uint8_t eth_bcast[ETH_ALEN];
+bool arg_ip(const char *args, const char *key, uint32_t *ip, unsigned int *prefix);
+bool net_usage_ok(const char *cmd, const char *args, const char *const *known,
+		  const char *usage);
+uint32_t net_csum_add(uint32_t sum, const uint8_t *p, uint32_t len);
+uint16_t net_csum_fold(uint32_t sum);
+void net_rx(struct nic *n, const uint8_t *f, uint32_t len);
+uint8_t *eth_begin(struct nic *n, const uint8_t *dst, const uint8_t *src,
+		   uint16_t type);
+void eth_send(struct nic *n, uint8_t *l3, uint32_t l3len, bool kick);
+int peer_resolve(struct nic *n, const char *cmd, const char *args,
+		 struct net_peer *to);
+uint8_t *udp_begin(struct nic *n, const struct net_peer *to,
+		   const uint8_t *smac, uint16_t sport, uint16_t len);
+void udp_finish(struct nic *n, uint8_t *data, uint16_t len, bool kick);
+int cmd_udp_send(const char *args);
+int cmd_udp_stream(const char *args);
+int cmd_udp_sink(const char *args);
+int cmd_icmp_ping(const char *args);
+
+/* ---- net-forge.c ---- */
+int cmd_forge_dhcp_offer(const char *args);
+int cmd_forge_ra(const char *args);
+int cmd_forge_mac(const char *args);
 
 #endif

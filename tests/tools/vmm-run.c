@@ -5,7 +5,7 @@
  *	vmm-run --kernel probe.elf [--cmdline S] [--initrd F] [--mem MIB]
  *		[--gen 1 [--firmware BIOS]] (Gen1: SeaBIOS, no --kernel)
  *		[--vcpus N] [--disk PATH[,ro][,serial=S]]... [--input S]
- *		[--timeout SEC] [--stats]
+ *		[--tap IFNAME[,mac=M][,maxbw=BITS]]... [--timeout SEC] [--stats]
  *
  * Exit: the debug-exit code ((v << 1) | 1), 0 on power-off or reset,
  * 124 on --timeout, 125 when the VM cannot start, 126 on an internal
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/net/net.h"
 #include "engine/vm/vmm.h"
 
 static double
@@ -37,7 +38,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: vmm-run {--kernel FILE | --gen 1 [--firmware F]} [--cmdline S] [--initrd F] "
 		"[--mem MIB] [--vcpus N] [--disk PATH[,ro][,serial=S]] "
-		"[--input S] [--timeout SEC] [--stats]\n");
+		"[--tap IFNAME[,mac=M][,maxbw=BITS]] [--input S] [--timeout SEC] [--stats]\n");
 	exit(2);
 }
 
@@ -61,6 +62,36 @@ add_disk(struct vmm_config *c, char *arg)
 	}
 }
 
+/* a TAP made here (it goes away with the process); the caller bridges it */
+static void
+add_tap(struct vmm_config *c, char *arg)
+{
+	struct vmm_nic_config *n;
+	struct hv_err err;
+	char *opt, *name;
+
+	if (c->nnics >= VMM_MAX_NICS)
+		usage();
+	n = &c->nics[c->nnics];
+	n->policy.mac[0] = 0x52;
+	n->policy.mac[1] = 0x54;
+	n->policy.mac[5] = (unsigned char)(c->nnics + 1);
+	name = strtok(arg, ",");
+	while ((opt = strtok(NULL, ",")) != NULL) {
+		if (strncmp(opt, "mac=", 4) == 0 && net_mac_parse(opt + 4, n->policy.mac) == 0)
+			continue;
+		if (strncmp(opt, "maxbw=", 6) == 0)
+			n->max_bw = strtoull(opt + 6, NULL, 0);
+		else
+			usage();
+	}
+	if (name == NULL || net_tap_open(name, &n->tap_fd, &err) != 0) {
+		fprintf(stderr, "vmm-run: %s\n", name ? err.msg : "--tap needs a name");
+		exit(125);
+	}
+	c->nnics++;
+}
+
 static void
 print_stats(struct vmm *vm)
 {
@@ -74,6 +105,17 @@ print_stats(struct vmm *vm)
 			fprintf(stderr, " %s=%llu", vmm_exit_name(i),
 				(unsigned long long)s.exits[i]);
 	fprintf(stderr, " needs_reset=%llu\n", (unsigned long long)s.needs_reset);
+	for (i = 0; i < s.nnics; i++) {
+		fprintf(stderr, "nic%d rx_packets=%llu rx_bytes=%llu tx_packets=%llu tx_bytes=%llu "
+			"throttled=%llu tx_errors=%llu", i,
+			(unsigned long long)s.nics[i].rx_packets, (unsigned long long)s.nics[i].rx_bytes,
+			(unsigned long long)s.nics[i].tx_packets, (unsigned long long)s.nics[i].tx_bytes,
+			(unsigned long long)s.nics[i].throttled, (unsigned long long)s.nics[i].tx_errors);
+		for (int v = 1; v < NET_VERDICTS; v++)
+			fprintf(stderr, " drop_%s=%llu", net_verdict_name((enum net_verdict)v),
+				(unsigned long long)s.nics[i].drops[v]);
+		fputc('\n', stderr);
+	}
 	for (i = 0; i < s.ndisks; i++)
 		fprintf(stderr, "disk%d reads=%llu writes=%llu flushes=%llu "
 			"read_bytes=%llu write_bytes=%llu errors=%llu\n", i,
@@ -128,7 +170,7 @@ main(int argc, char **argv)
 		{ "vcpus", 1, NULL, 'n' }, { "disk", 1, NULL, 'd' },
 		{ "input", 1, NULL, 'I' }, { "timeout", 1, NULL, 't' },
 		{ "stats", 0, NULL, 's' }, { "gen", 1, NULL, 'g' },
-		{ "firmware", 1, NULL, 'f' }, { 0 }
+		{ "firmware", 1, NULL, 'f' }, { "tap", 1, NULL, 'T' }, { 0 }
 	};
 	struct vmm_config c = { .mem_bytes = 64ull << 20, .vcpus = 1,
 				.generation = 2 };
@@ -153,6 +195,7 @@ main(int argc, char **argv)
 		case 's': stats = true; break;
 		case 'g': c.generation = atoi(optarg); break;
 		case 'f': c.firmware = optarg; break;
+		case 'T': add_tap(&c, optarg); break;
 		default: usage();
 		}
 	}
