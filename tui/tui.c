@@ -152,6 +152,8 @@ draw_help(struct tui *t)
 		"  /  Filter by name or state        o  Sort: name, state, CPU, memory, uptime",
 		"Disks (2)",
 		"  n  New Virtual Disk wizard        e  Edit Disk wizard (convert, resize, ...)",
+		"Switches (3)",
+		"  n  New Virtual Switch wizard      x  Delete (asks first; no VM may use it)",
 		"Everywhere",
 		"  Tab, 1-5, h/l  switch views       Up/Down, j/k, g/G  move",
 		"  r  refresh now                    q  quit (VMs keep running)",
@@ -272,8 +274,9 @@ tui_main(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(ctx->out, "usage: hv tui\n\n"
 			"The full-screen console: VMs with live state, CPU and memory,\n"
 			"disks, switches, hosts and events, and the wizards (New Virtual\n"
-			"Machine, New Virtual Disk, Edit Disk, Settings). Press ? inside\n"
-			"for the keys. NO_COLOR=1 for monochrome, HV_ASCII=1 for ASCII lines.\n");
+			"Machine, New Virtual Disk, Edit Disk, New Virtual Switch, Settings).\n"
+			"Press ? inside for the keys. NO_COLOR=1 for monochrome, HV_ASCII=1\n"
+			"for ASCII lines.\n");
 		return CMD_OK;
 	}
 	if (argc > 0)

@@ -63,6 +63,9 @@ struct tui {
 	size_t ndisks;
 	int disk_sel, disk_top;
 	bool disks_stale;
+	struct hv_switch *switches;	/* as last drawn, sorted by name */
+	size_t nswitches;
+	int sw_sel, sw_top;
 };
 
 /* tui.c */

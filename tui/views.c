@@ -1,7 +1,8 @@
 /*
  * views.c - the other tabs: Disks (every VM's disks and the images in
- * the disk folder, read through the disk engine), Switches, Hosts (this
- * host's facts) and Events (the inventory's log).
+ * the disk folder, read through the disk engine), Switches (the virtual
+ * switches and their bridges' state; new and delete), Hosts (this host's
+ * facts) and Events (the inventory's log).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -163,33 +164,147 @@ disks_draw(struct tui *t, int top, int rows)
 	}
 }
 
-/* --- switches, hosts, events ------------------------------------------- */
+/* --- switches ---------------------------------------------------------- */
 
-static void
-switches_draw(struct tui *t, int top, int rows)
+static int
+switch_index(const struct tui *t, const char *name)
 {
+	for (size_t i = 0; i < t->nswitches; i++)
+		if (strcmp(t->switches[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* the switches again, their bridges' state now; the selection stays on
+   `select`, else on the switch it was on, else where it was */
+static void
+switches_refresh(struct tui *t, const char *select)
+{
+	char keep[HV_NAME_MAX] = "";
 	struct hv_switch *sw;
 	struct hv_err err;
-	char line[256];
 	size_t n;
 
-	attron(A_BOLD);
-	draw_text(top, 0, COLS, " NAME                 TYPE      UPLINK / HOST ADDRESS", true);
-	attroff(A_BOLD);
+	if (select != NULL)
+		snprintf(keep, sizeof keep, "%s", select);
+	else if (t->sw_sel < (int)t->nswitches)
+		snprintf(keep, sizeof keep, "%s", t->switches[t->sw_sel].name);
 	if (hv_switch_list(t->hv, &sw, &n, &err) != 0) {
 		tui_error(t, &err);
 		return;
 	}
-	if (n == 0)
-		draw_text(top + 2, 0, COLS, " No virtual switches. A VM's network adapter connects to a switch, "
-			  "which must exist first (external, internal or private).", false);
-	for (size_t i = 0; i < n && (int)i < rows - 1; i++) {
-		snprintf(line, sizeof line, " %-20s %-9s %s", sw[i].name, sw[i].type,
-			 sw[i].nic[0] ? sw[i].nic : sw[i].host_ip[0] ? sw[i].host_ip : "-");
-		draw_text(top + 1 + (int)i, 0, COLS, line, true);
-	}
-	free(sw);
+	free(t->switches);
+	t->switches = sw;
+	t->nswitches = n;
+	if (keep[0] && switch_index(t, keep) >= 0)
+		t->sw_sel = switch_index(t, keep);
+	if (t->sw_sel >= (int)n)
+		t->sw_sel = n > 0 ? (int)n - 1 : 0;
 }
+
+/* what connects it: an external switch's uplink, an internal switch's
+   host address */
+static const char *
+switch_connection(const struct hv_switch *sw)
+{
+	if (sw->nic[0])
+		return sw->nic;
+	if (sw->host_ip[0])
+		return sw->host_ip;
+	return strcmp(sw->type, "internal") == 0 ? "(no address)" : "-";
+}
+
+static void
+switches_draw(struct tui *t, int top, int rows)
+{
+	char line[256];
+
+	switches_refresh(t, NULL);
+	attron(A_BOLD);
+	draw_text(top, 0, COLS, " NAME                 TYPE      BRIDGE           STATE    UPLINK / HOST ADDRESS",
+		  true);
+	attroff(A_BOLD);
+	if (t->nswitches == 0) {
+		draw_text(top + 2, 0, COLS, " No virtual switches yet. n: New Virtual Switch wizard.", false);
+		draw_text(top + 3, 0, COLS, " A VM's network adapter connects to a switch, which must exist first.",
+			  false);
+		return;
+	}
+	if (t->sw_sel < t->sw_top)
+		t->sw_top = t->sw_sel;
+	if (t->sw_sel >= t->sw_top + rows - 1)
+		t->sw_top = t->sw_sel - rows + 2;
+	for (int i = 0; i < rows - 1 && t->sw_top + i < (int)t->nswitches; i++) {
+		const struct hv_switch *sw = &t->switches[t->sw_top + i];
+		bool sel = t->sw_top + i == t->sw_sel;
+
+		snprintf(line, sizeof line, " %-20s %-9s %-16s %-8s %s", sw->name, sw->type, sw->bridge,
+			 sw->state, switch_connection(sw));
+		if (sel)
+			attron(A_REVERSE);
+		draw_text(top + 1 + i, 0, COLS, line, true);
+		if (sel)
+			attroff(A_REVERSE);
+	}
+}
+
+/* x: delete the selected switch, as `hv switch delete` does */
+static void
+switch_delete(struct tui *t)
+{
+	struct hv_switch sw = t->switches[t->sw_sel];
+	struct hv_err err;
+
+	if (sw.nic[0] && !tui_confirm(t, "Delete switch %s (bridge %s)? %s gets its addresses back. (y/n)",
+				      sw.name, sw.bridge, sw.nic))
+		return;
+	if (!sw.nic[0] && !tui_confirm(t, "Delete switch %s (bridge %s)? (y/n)", sw.name, sw.bridge))
+		return;
+	if (hv_switch_delete(t->hv, sw.name, &err) != 0)
+		tui_error(t, &err);
+	else if (sw.nic[0])
+		tui_message(t, false, "deleted switch %s (%s has its addresses back)", sw.name, sw.nic);
+	else
+		tui_message(t, false, "deleted switch %s", sw.name);
+	switches_refresh(t, NULL);
+}
+
+static bool
+switches_key(struct tui *t, int ch)
+{
+	char result[HV_PATH_MAX] = "";
+	int last = t->nswitches > 0 ? (int)t->nswitches - 1 : 0;
+
+	switch (ch) {
+	case KEY_DOWN: case 'j':
+		if (t->sw_sel < last)
+			t->sw_sel++;
+		return false;
+	case KEY_UP: case 'k':
+		if (t->sw_sel > 0)
+			t->sw_sel--;
+		return false;
+	case KEY_HOME: case 'g':
+		t->sw_sel = 0;
+		return false;
+	case KEY_END: case 'G':
+		t->sw_sel = last;
+		return false;
+	case 'n':
+		if (form_run(t, "new-switch", NULL, result, sizeof result))
+			tui_message(t, false, "done: %s", result);
+		switches_refresh(t, result[0] ? result : NULL);
+		clearok(curscr, TRUE);
+		return true;
+	case 'x': case KEY_DC:
+		if (t->nswitches > 0)
+			switch_delete(t);
+		return true;
+	}
+	return false;
+}
+
+/* --- hosts, events ----------------------------------------------------- */
 
 static unsigned long long
 meminfo(const char *key)
@@ -293,11 +408,17 @@ views_hints(struct tui *t)
 	static const char *const disk_hints[] = {
 		"n", "New disk", "e", "Edit disk", "r", "Refresh", "Tab", "View", "?", "Help", "q", "Quit", NULL, NULL,
 	};
+	static const char *const switch_hints[] = {
+		"n", "New switch", "x", "Delete", "r", "Refresh", "Tab", "View", "?", "Help", "q", "Quit",
+		NULL, NULL,
+	};
 	static const char *const other_hints[] = {
 		"Tab", "View", "1-5", "Views", "r", "Refresh", "?", "Help", "q", "Quit", NULL, NULL,
 	};
 
-	return t->view == VIEW_DISKS ? disk_hints : other_hints;
+	if (t->view == VIEW_DISKS)
+		return disk_hints;
+	return t->view == VIEW_SWITCHES ? switch_hints : other_hints;
 }
 
 bool
@@ -305,6 +426,8 @@ views_key(struct tui *t, int ch)
 {
 	char result[HV_PATH_MAX] = "";
 
+	if (t->view == VIEW_SWITCHES)
+		return switches_key(t, ch);
 	if (t->view != VIEW_DISKS)
 		return false;
 	switch (ch) {
@@ -340,4 +463,7 @@ views_free(struct tui *t)
 	free(t->disks);
 	t->disks = NULL;
 	t->ndisks = 0;
+	free(t->switches);
+	t->switches = NULL;
+	t->nswitches = 0;
 }

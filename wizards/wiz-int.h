@@ -1,5 +1,6 @@
-/* wiz-int.h - what the wizard definitions (wiz-vm.c, wiz-disk.c) share
-   with the wizard core (wizard.c). Not for front ends. */
+/* wiz-int.h - what the wizard definitions (wiz-vm.c, wiz-disk.c,
+   wiz-switch.c) share with the wizard core (wizard.c). Not for front
+   ends. */
 #ifndef HV_WIZ_INT_H
 #define HV_WIZ_INT_H
 
@@ -88,5 +89,6 @@ const char *wiz_disk_ext(const char *fmt);
 
 extern const struct wiz_kind wiz_new_vm, wiz_vm_settings;
 extern const struct wiz_kind wiz_new_disk, wiz_edit_disk;
+extern const struct wiz_kind wiz_new_switch;
 
 #endif

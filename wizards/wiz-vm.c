@@ -30,6 +30,7 @@ static const struct wiz_field_def new_vm_fields[] = {
 	{ "generation", "Generation", WF_CHOICE, "2: direct kernel boot, virtio only; 1: legacy BIOS. Fixed once created", "2|1", 0, 0, 0 },
 	MEMORY_FIELDS,
 	{ "switch", "Connection", WF_CHOICE, "a virtual switch (create switches first) or not connected", "not connected", 0, 0, 0 },
+	{ "vlan", "VLAN ID", WF_NUMBER, "the VLAN the adapter is in, 1..4094 (an access port); 0: none", NULL, 0, 4094, WIZ_REQUIRED },
 	{ "disk", "Virtual hard disk", WF_CHOICE, "create a new disk, use an existing one, or attach one later", "new|existing|later", 0, 0, 0 },
 	{ "disk-format", "Format", WF_CHOICE, "VHDX (up to 64T), VHD (up to 2040G), qcow2 or raw", "vhdx|vhd|qcow2|raw", 0, 0, 0 },
 	{ "disk-type", "Type", WF_CHOICE, "dynamic grows as written; fixed reserves the space now (faster)", "dynamic|fixed", 0, 0, 0 },
@@ -46,7 +47,7 @@ static const struct wiz_page_def new_vm_pages[] = {
 	{ "Memory and Processors", "Startup memory, and with dynamic memory the range it moves in.",
 	  { "vcpus", "memory", "dynamic-memory", "min-memory", "max-memory", "buffer", "priority", NULL } },
 	{ "Networking", "Each network adapter connects to a virtual switch, which must exist first.",
-	  { "switch", NULL } },
+	  { "switch", "vlan", NULL } },
 	{ "Virtual Hard Disk", "Create a virtual hard disk, use an existing one, or attach one later.",
 	  { "disk", "disk-format", "disk-type", "disk-size", "disk-path", "existing-disk", NULL } },
 	{ "Boot", "Generation 2 boots a kernel directly; generation 1 boots its BIOS from the first disk.",
@@ -170,6 +171,7 @@ new_vm_init(struct wizard *w, const char *target, struct hv_err *err)
 	    strcmp(c->def_disk_format, "vmdk") != 0)
 		wiz_default(w, "disk-format", "%s", c->def_disk_format);
 	wiz_default(w, "disk-size", "127G");	/* Hyper-V's default */
+	wiz_default(w, "vlan", "0");
 	return 0;
 }
 
@@ -181,6 +183,7 @@ new_vm_update(struct wizard *w)
 	const char *name = wiz_get(w, "name");
 
 	memory_visibility(w);
+	wiz_show(w, "vlan", !wiz_is(w, "switch", "not connected"));
 	wiz_show(w, "disk-format", strcmp(disk, "new") == 0);
 	wiz_show(w, "disk-type", strcmp(disk, "new") == 0);
 	wiz_show(w, "disk-size", strcmp(disk, "new") == 0);
@@ -190,6 +193,21 @@ new_vm_update(struct wizard *w)
 	/* the disk is named after the VM until the admin names it */
 	wiz_default(w, "disk-path", "%s/%s.%s", hv_config(w->hv)->disk_dir,
 		    name[0] ? name : "disk", wiz_disk_ext(wiz_get(w, "disk-format")));
+}
+
+/* the switch must still exist; the adapter's VLAN is tagged by its port
+   in the worker, so any bridge carries it */
+static int
+switch_rules(struct wizard *w, struct hv_err *err)
+{
+	struct hv_switch sw;
+	struct hv_err e2;
+
+	if (wiz_is(w, "switch", "not connected"))
+		return 0;
+	if (hv_switch_get(w->hv, wiz_get(w, "switch"), &sw, &e2) != 0)
+		return wiz_blame(w, "switch", err, e2.code, "%s", e2.msg);
+	return 0;
 }
 
 static int
@@ -205,6 +223,8 @@ new_vm_rules(struct wizard *w, int page, struct hv_err *err)
 		return 0;
 	case 1:
 		return wiz_memory_rules(w, err);
+	case 2:
+		return switch_rules(w, err);
 	case 3:
 		if (wiz_is(w, "disk", "new"))
 			return wiz_disk_size_rules(w, wiz_get(w, "disk-format"),
@@ -271,6 +291,8 @@ new_vm_script(struct wizard *w, FILE *f)
 		fprintf(f, "hv vm nic add");
 		wiz_word(f, name);
 		wiz_opt(f, "--switch", wiz_get(w, "switch"));
+		if (wiz_num(w, "vlan") != 0)
+			fprintf(f, " --vlan %lld", wiz_num(w, "vlan"));
 		fputc('\n', f);
 	}
 	wiz_set_result(w, name);

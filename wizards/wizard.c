@@ -2,7 +2,7 @@
  * wizard.c - the wizard machine: fields and pages from a struct
  * wiz_kind, checking each field by its type, Back/Next, and the script.
  * What a wizard asks and how it turns answers into commands lives in
- * wiz-vm.c and wiz-disk.c.
+ * wiz-vm.c, wiz-disk.c and wiz-switch.c.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -14,10 +14,12 @@
 #include "wizards/wiz-int.h"
 
 static const struct wiz_kind *const kinds[] = {
-	&wiz_new_vm, &wiz_vm_settings, &wiz_new_disk, &wiz_edit_disk, NULL,
+	&wiz_new_vm, &wiz_vm_settings, &wiz_new_disk, &wiz_edit_disk, &wiz_new_switch, NULL,
 };
 
-const char *const wiz_kinds[] = { "new-vm", "vm-settings", "new-disk", "edit-disk", NULL };
+const char *const wiz_kinds[] = {
+	"new-vm", "vm-settings", "new-disk", "edit-disk", "new-switch", NULL,
+};
 
 static int
 field_index(const struct wizard *w, const char *id)
@@ -132,7 +134,7 @@ wiz_new(const char *kind, struct hv_ctx *hv, const char *target,
 		if (strcmp(kinds[i]->kind, kind) == 0)
 			k = kinds[i];
 	if (k == NULL) {
-		hv_fail(err, HV_EUSAGE, "no wizard '%s' (new-vm, vm-settings, new-disk, edit-disk)", kind);
+		hv_fail(err, HV_EUSAGE, "no wizard '%s' (new-vm, vm-settings, new-disk, edit-disk, new-switch)", kind);
 		return NULL;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL)

@@ -51,8 +51,10 @@ struct wizard;
 /*
  * Wizards by kind: "new-vm", "vm-settings" (target: a VM name; the
  * dynamic memory page of an existing VM), "new-disk", "edit-disk"
- * (target: an image path or NULL). Defaults come from hv's config and
- * the inventory; hv must stay open while the wizard lives.
+ * (target: an image path or NULL), "new-switch" (target: a switch name
+ * or NULL). Defaults come from hv's config, the inventory and (for
+ * new-switch) the host's network interfaces; hv must stay open while the
+ * wizard lives.
  */
 struct wizard *wiz_new(const char *kind, struct hv_ctx *hv, const char *target,
 		       struct hv_err *err);
@@ -102,7 +104,7 @@ int wiz_check_all(struct wizard *w, struct hv_err *err);
  */
 char *wiz_script(struct wizard *w, struct hv_err *err);
 /* what Finish makes, for the front end to select afterwards: a VM name,
-   a disk path, or "" */
+   a disk path, a switch name, or "" */
 const char *wiz_result(const struct wizard *w);
 
 #endif
