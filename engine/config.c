@@ -48,6 +48,19 @@ static const char default_conf[] =
 "{\n"
 "  port = 6790;\n"
 "  secret = \"\";             # shared secret; empty: migration refused\n"
+"};\n"
+"\n"
+"storage:\n"
+"{\n"
+"  iops_capacity = 0;       # normalized 8 KiB IOPS the host's storage gives all VMs;\n"
+"                           # 0: unknown (disks' minimum IOPS are then only recorded)\n"
+"};\n"
+"\n"
+"memory:\n"
+"{\n"
+"  budget = \"0\";            # memory all VMs together may hold, e.g. \"48G\"; dynamic\n"
+"                           # memory shares it by priority, smart paging backs a\n"
+"                           # start it cannot give; 0: no budget\n"
 "};\n";
 
 static void
@@ -210,7 +223,10 @@ config_load(struct hv_config *cfg, const char *home, struct hv_err *err)
 		    3600000, err, f) ||
 	    get_int(&c, "migration.port", &cfg->migration_port, 1, 65535, err, f) ||
 	    get_str(&c, "migration.secret", cfg->migration_secret,
-		    sizeof cfg->migration_secret, err, f))
+		    sizeof cfg->migration_secret, err, f) ||
+	    get_int(&c, "storage.iops_capacity", &cfg->storage_iops_capacity, 0,
+		    1000000000, err, f) ||
+	    get_size(&c, "memory.budget", &cfg->memory_budget, err, f))
 		goto out;
 	if (config_lookup_bool(&c, "defaults.dynamic_memory", &dm) == CONFIG_TRUE)
 		cfg->def_dynamic_memory = dm;

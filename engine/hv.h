@@ -43,6 +43,7 @@ struct hv_config {
 	bool def_dynamic_memory;
 	uint64_t def_min_memory;
 	uint64_t def_max_memory;
+	uint64_t memory_budget;	/* bytes all VMs may hold; 0: none */
 	int def_buffer;
 	int def_priority;
 	char def_disk_format[16];
@@ -51,6 +52,8 @@ struct hv_config {
 	int migration_port;
 	char migration_secret[256];
 	int busy_timeout_ms;
+	int storage_iops_capacity;	/* normalized IOPS the host's storage
+					   gives all VMs; 0: unknown, no arbiter */
 };
 
 struct hv_dynmem {
@@ -83,6 +86,13 @@ struct hv_nic {
 	struct hv_acl acls[HV_MAX_ACLS];
 };
 
+/* storage QoS of one virtual disk, as Hyper-V counts: IOPS in normalized
+   IOs of 8 KiB (a 64 KiB request is 8); 0: no limit / no reserve */
+struct hv_disk_qos {
+	uint32_t max_iops, min_iops;
+	uint64_t max_bw;	/* bytes/s */
+};
+
 struct hv_vm {
 	char uuid[HV_UUID_LEN];
 	char name[HV_NAME_MAX];
@@ -97,6 +107,7 @@ struct hv_vm {
 	char notes[256];
 	int ndisks;
 	char disks[HV_MAX_DISKS][HV_PATH_MAX];	/* absolute paths */
+	struct hv_disk_qos disk_qos[HV_MAX_DISKS];	/* disks[i]'s */
 	int nnics;
 	struct hv_nic nics[HV_MAX_NICS];
 	int64_t created;	/* unix time */
@@ -197,6 +208,10 @@ struct hv_switch {
 	char state[16];		/* the bridge now: "up", "down", "missing" */
 	bool vlans;		/* it filters VLANs (not on kernels without
 				   CONFIG_BRIDGE_VLAN_FILTERING) */
+	uint64_t bandwidth;	/* bits/s the switch carries, as given; 0: unknown */
+	uint64_t capacity;	/* what minimum bandwidth is reserved out of:
+				   bandwidth, else an external switch's uplink
+				   speed now; 0: unknown, reserves not honoured */
 };
 /* check the definition, make the bridge (external: enslave nic and move
    its addresses and routes over; internal: give the host host_ip), then
@@ -214,6 +229,10 @@ int hv_switch_delete(struct hv_ctx *hv, const char *name, struct hv_err *err);
 /* make the bridge again if it is missing (bridges do not outlive a host
    reboot): for whatever starts VMs; 0 if it is there */
 int hv_switch_ensure(struct hv_ctx *hv, const char *name, struct hv_err *err);
+/* a switch's capacity (as hv_switch.capacity) for a VM's worker at start:
+   read from HV_HOME's inventory without hv_open(), which it has not yet */
+int hv_switch_capacity(const char *home, const char *name, uint64_t *bits,
+		       struct hv_err *err);
 
 /* network adapters; each refused (HV_EBUSY) unless the VM is off.
    add: the switch must exist; an empty nic->mac gets a new random
@@ -244,6 +263,17 @@ void hv_mac_random(char out[18]);
 /* one adapter's value rules (hv_vm_validate runs them for each) */
 int hv_nic_validate(const struct hv_nic *nic, struct hv_err *err);
 
+/* --- dynamic memory policy (engine/dynmem.c) ---------------------------- */
+
+struct hv_dynmem_state {
+	uint64_t assigned;	/* memory the VM holds now */
+	int calm;		/* seconds demand has wanted less */
+};
+/* one step a second: the memory to assign given the guest's demand and
+   free memory (bytes); s->assigned starts at the startup memory */
+uint64_t hv_dynmem_step(const struct hv_dynmem *dm, struct hv_dynmem_state *s,
+			uint64_t demand, uint64_t guest_free);
+
 /* --- metering (engine/metrics.c) ---------------------------------------- */
 
 /* one adapter's traffic; drops by the reason the port's policy gave */
@@ -262,6 +292,56 @@ int hv_port_counters_get(struct hv_ctx *hv, const char *vm, int slot,
 			 struct hv_port_counters *out, struct hv_err *err);
 /* start counting again, for every adapter of the VM */
 int hv_port_counters_reset(struct hv_ctx *hv, const char *vm, struct hv_err *err);
+
+/* resource use of a running VM, sampled by its worker every few seconds
+   and when it stops (Hyper-V's Measure-VM). Counters are cumulative since
+   that worker started (so they restart from zero with the next run) */
+struct hv_vm_sample {
+	int64_t time;		/* unix ms */
+	int64_t started;	/* unix ms the worker started; 0: unknown */
+	uint64_t cpu_ns;	/* CPU time of the worker, all its threads */
+	uint64_t mem_assigned, mem_demand;	/* bytes, now; demand 0: unknown */
+	uint64_t disk_read_bytes, disk_write_bytes;	/* summed over disks */
+	uint64_t disk_ios;	/* read and write requests */
+	uint64_t disk_normalized_ios;	/* in 8 KiB units, as storage QoS */
+	uint64_t net_rx_bytes, net_tx_bytes;	/* summed over adapters */
+};
+
+/* Measure-VM's figures over a window of samples */
+struct hv_vm_measure {
+	size_t samples;
+	int64_t first, last;	/* unix ms: the window's start (its first run's
+				   worker start, else its first sample) and last sample */
+	double seconds;		/* how long the VM ran in the window (the runs' spans) */
+	double cpu_pct;		/* average; 100 = one host CPU busy */
+	uint64_t mem_avg, mem_min, mem_max;	/* assigned memory */
+	uint64_t demand_avg;	/* 0 when the guest never said */
+	uint64_t disk_read_bytes, disk_write_bytes, disk_ios, disk_normalized_ios;
+	double iops, normalized_iops;	/* averages over seconds */
+	uint64_t net_rx_bytes, net_tx_bytes;
+};
+
+#define HV_SAMPLES_KEEP_MS	(24 * 3600 * 1000ll)	/* a VM's samples kept */
+
+/* the worker's: record a sample (and forget the VM's samples older than
+   HV_SAMPLES_KEEP_MS) */
+int hv_vm_sample_add(struct hv_ctx *hv, const char *vm_uuid,
+		     const struct hv_vm_sample *s, struct hv_err *err);
+/* the VM's samples taken at since_ms or later, oldest first; *out is
+   malloc'd (NULL when there are none) */
+int hv_vm_samples(struct hv_ctx *hv, const char *vm, int64_t since_ms,
+		  struct hv_vm_sample **out, size_t *n, struct hv_err *err);
+/* forget all of a VM's samples */
+int hv_vm_samples_reset(struct hv_ctx *hv, const char *vm, struct hv_err *err);
+/* the averages over the samples taken at since_ms or later */
+int hv_vm_measure(struct hv_ctx *hv, const char *vm, int64_t since_ms,
+		  struct hv_vm_measure *out, struct hv_err *err);
+/* the same over samples in memory, oldest first (pure: unit-tested). A
+   sample whose counters went down, or whose worker start differs, begins
+   a new run; each run counts from its worker's start when that lies at
+   or after since_ms, else from its first sample; runs are added up. */
+void hv_measure_compute(const struct hv_vm_sample *s, size_t n, int64_t since_ms,
+			struct hv_vm_measure *out);
 
 /* --- events ------------------------------------------------------------ */
 

@@ -2,8 +2,10 @@
  * metrics.c - metering kept in the inventory: each network adapter's
  * traffic and drops, added up across runs of the VM (Hyper-V's
  * Measure-VM network part). The worker adds deltas; front ends read
- * totals. Rows are keyed by the VM's UUID, so a rename keeps them.
+ * totals. And the worker's resource samples, which measure.c averages.
+ * Rows are keyed by the VM's UUID, so a rename keeps them.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -113,4 +115,156 @@ hv_port_counters_reset(struct hv_ctx *hv, const char *vm, struct hv_err *err)
 	if (rc == 0)
 		hv_event_add(hv, def.name, "metering reset");
 	return rc;
+}
+
+/* --- resource metering: samples and Measure-VM's averages --------------- */
+
+#define SAMPLE_COLS "time, started, cpu_ns, mem_assigned, mem_demand, disk_read_bytes, " \
+	"disk_write_bytes, disk_ios, disk_normalized_ios, net_rx_bytes, net_tx_bytes"
+#define NSAMPLE_U64 9	/* the columns after time and started */
+
+static void
+sample_out(const struct hv_vm_sample *s, uint64_t v[NSAMPLE_U64])
+{
+	const uint64_t a[NSAMPLE_U64] = {
+		s->cpu_ns, s->mem_assigned, s->mem_demand, s->disk_read_bytes,
+		s->disk_write_bytes, s->disk_ios, s->disk_normalized_ios,
+		s->net_rx_bytes, s->net_tx_bytes,
+	};
+
+	memcpy(v, a, sizeof a);
+}
+
+static void
+sample_in(struct hv_vm_sample *s, const uint64_t v[NSAMPLE_U64])
+{
+	uint64_t *f[NSAMPLE_U64] = {
+		&s->cpu_ns, &s->mem_assigned, &s->mem_demand, &s->disk_read_bytes,
+		&s->disk_write_bytes, &s->disk_ios, &s->disk_normalized_ios,
+		&s->net_rx_bytes, &s->net_tx_bytes,
+	};
+
+	for (int i = 0; i < NSAMPLE_U64; i++)
+		*f[i] = v[i];
+}
+
+static int
+sample_step(struct hv_ctx *hv, sqlite3_stmt *st, struct hv_err *err)
+{
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(hv, err, "metering samples");
+
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+hv_vm_sample_add(struct hv_ctx *hv, const char *vm_uuid,
+		 const struct hv_vm_sample *s, struct hv_err *err)
+{
+	sqlite3_stmt *st;
+	uint64_t v[NSAMPLE_U64];
+
+	sample_out(s, v);
+	if (store_begin(hv, err) != 0)
+		return -1;
+	st = store_prepare(hv, "INSERT INTO vm_samples (vm_uuid, " SAMPLE_COLS ") VALUES "
+			   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", err);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, s->time);
+	sqlite3_bind_int64(st, 3, s->started);
+	for (int i = 0; i < NSAMPLE_U64; i++)
+		sqlite3_bind_int64(st, 4 + i, (sqlite3_int64)v[i]);
+	if (sample_step(hv, st, err) != 0)
+		goto fail;
+	/* a day is kept: deleting as we go keeps the table a VM's day long */
+	st = store_prepare(hv, "DELETE FROM vm_samples WHERE vm_uuid = ? AND time < ?", err);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, s->time - HV_SAMPLES_KEEP_MS);
+	if (sample_step(hv, st, err) != 0)
+		goto fail;
+	return store_commit(hv, err);
+fail:
+	store_rollback(hv);
+	return -1;
+}
+
+int
+hv_vm_samples(struct hv_ctx *hv, const char *vm, int64_t since_ms,
+	      struct hv_vm_sample **out, size_t *n, struct hv_err *err)
+{
+	struct hv_vm_sample *v = NULL;
+	struct hv_vm def;
+	sqlite3_stmt *st;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (hv_vm_get(hv, vm, &def, err) != 0)
+		return -1;
+	st = store_prepare(hv, "SELECT " SAMPLE_COLS " FROM vm_samples "
+			   "WHERE vm_uuid = ? AND time >= ? ORDER BY time, rowid", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, def.uuid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, since_ms);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t u[NSAMPLE_U64];
+
+		if (*n == cap) {
+			struct hv_vm_sample *nv;
+
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof *v);
+			if (nv == NULL) {
+				free(v);
+				sqlite3_finalize(st);
+				*n = 0;
+				return hv_fail(err, HV_EINTERNAL, "out of memory");
+			}
+			v = nv;
+		}
+		v[*n].time = sqlite3_column_int64(st, 0);
+		v[*n].started = sqlite3_column_int64(st, 1);
+		for (int i = 0; i < NSAMPLE_U64; i++)
+			u[i] = (uint64_t)sqlite3_column_int64(st, 2 + i);
+		sample_in(&v[*n], u);
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	return 0;
+}
+
+int
+hv_vm_samples_reset(struct hv_ctx *hv, const char *vm, struct hv_err *err)
+{
+	struct hv_vm def;
+	sqlite3_stmt *st;
+
+	if (hv_vm_get(hv, vm, &def, err) != 0)
+		return -1;
+	st = store_prepare(hv, "DELETE FROM vm_samples WHERE vm_uuid = ?", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, def.uuid, -1, SQLITE_TRANSIENT);
+	return sample_step(hv, st, err);
+}
+
+int
+hv_vm_measure(struct hv_ctx *hv, const char *vm, int64_t since_ms,
+	      struct hv_vm_measure *out, struct hv_err *err)
+{
+	struct hv_vm_sample *s;
+	size_t n;
+
+	memset(out, 0, sizeof *out);
+	if (hv_vm_samples(hv, vm, since_ms, &s, &n, err) != 0)
+		return -1;
+	hv_measure_compute(s, n, since_ms, out);
+	free(s);
+	return 0;
 }

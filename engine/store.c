@@ -113,6 +113,26 @@ static const char *const migrations[] = {
 	"  since INTEGER NOT NULL, updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (vm_uuid, slot)"
 	");",
+	/* 4 -> 5: a switch's bandwidth, what minimum bandwidth is reserved
+	   out of (0: unknown) */
+	"ALTER TABLE switches ADD COLUMN bandwidth INTEGER NOT NULL DEFAULT 0;",
+	/* 5 -> 6: storage QoS per virtual disk (normalized IOPS, bytes/s) */
+	"ALTER TABLE disks ADD COLUMN max_iops INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE disks ADD COLUMN min_iops INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE disks ADD COLUMN max_bw INTEGER NOT NULL DEFAULT 0;",
+	/* 6 -> 7: resource metering, a running VM's samples (Measure-VM):
+	   time and started in unix ms, counters cumulative since started */
+	"CREATE TABLE vm_samples ("
+	"  vm_uuid TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL DEFAULT 0,"
+	"  cpu_ns INTEGER NOT NULL DEFAULT 0,"
+	"  mem_assigned INTEGER NOT NULL DEFAULT 0, mem_demand INTEGER NOT NULL DEFAULT 0,"
+	"  disk_read_bytes INTEGER NOT NULL DEFAULT 0, disk_write_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  disk_ios INTEGER NOT NULL DEFAULT 0, disk_normalized_ios INTEGER NOT NULL DEFAULT 0,"
+	"  net_rx_bytes INTEGER NOT NULL DEFAULT 0, net_tx_bytes INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX vm_samples_time ON vm_samples(vm_uuid, time);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

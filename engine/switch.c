@@ -41,7 +41,37 @@ switch_state(struct hv_switch *sw)
 	sw->vlans = strcmp(sw->state, "missing") != 0 && l.vlan_filtering;
 }
 
-#define SW_COLS "id, name, type, nic, host_ip, bridge, created"
+/* an external switch's uplink speed from sysfs, bits/s; 0 if it has
+   none to give (down, virtual, or not a number) */
+static uint64_t
+uplink_speed(const char *nic)
+{
+	char path[128], buf[32];
+	long long mbit = 0;
+	FILE *f;
+
+	if (nic[0] == '\0' || strchr(nic, '/') != NULL)
+		return 0;
+	snprintf(path, sizeof path, "/sys/class/net/%s/speed", nic);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof buf, f) != NULL)
+		mbit = strtoll(buf, NULL, 10);
+	fclose(f);
+	return mbit > 0 && mbit < 100000000 ? (uint64_t)mbit * 1000000 : 0;
+}
+
+/* what minimum bandwidth is reserved out of: what the admin said, else
+   what an external switch's uplink says */
+static uint64_t
+capacity_of(const char *type, const char *nic, uint64_t bandwidth)
+{
+	if (bandwidth != 0)
+		return bandwidth;
+	return strcmp(type, "external") == 0 ? uplink_speed(nic) : 0;
+}
+
+#define SW_COLS "id, name, type, nic, host_ip, bridge, created, bandwidth"
 
 static sqlite3_int64
 row_to_switch(sqlite3_stmt *st, struct hv_switch *sw)
@@ -55,6 +85,8 @@ row_to_switch(sqlite3_stmt *st, struct hv_switch *sw)
 	if (sw->bridge[0] == '\0')	/* recorded before bridges were */
 		net_bridge_name(sw->name, sw->bridge);
 	sw->created = sqlite3_column_int64(st, 6);
+	sw->bandwidth = (uint64_t)sqlite3_column_int64(st, 7);
+	sw->capacity = capacity_of(sw->type, sw->nic, sw->bandwidth);
 	switch_state(sw);
 	return sqlite3_column_int64(st, 0);
 }
@@ -267,8 +299,8 @@ hv_switch_create(struct hv_ctx *hv, struct hv_switch *sw, struct hv_err *err)
 	if (bridge_up(sw, err) != 0)
 		goto fail;
 	hv_uuid_new(uuid);
-	st = store_prepare(hv, "INSERT INTO switches (uuid, name, type, nic, host_ip, bridge, created) "
-			   "VALUES (?, ?, ?, ?, ?, ?, ?)", err);
+	st = store_prepare(hv, "INSERT INTO switches (uuid, name, type, nic, host_ip, bridge, created, bandwidth) "
+			   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", err);
 	if (st == NULL)
 		goto undo;
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
@@ -278,6 +310,7 @@ hv_switch_create(struct hv_ctx *hv, struct hv_switch *sw, struct hv_err *err)
 	sqlite3_bind_text(st, 5, sw->host_ip, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 6, sw->bridge, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 7, sw->created);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)sw->bandwidth);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		store_fail(hv, err, "recording the switch");
 		sqlite3_finalize(st);
@@ -291,6 +324,7 @@ hv_switch_create(struct hv_ctx *hv, struct hv_switch *sw, struct hv_err *err)
 		bridge_down(sw);
 		return -1;
 	}
+	sw->capacity = capacity_of(sw->type, sw->nic, sw->bandwidth);
 	switch_state(sw);
 	return 0;
 undo:
@@ -410,6 +444,43 @@ hv_switch_ensure(struct hv_ctx *hv, const char *name, struct hv_err *err)
 		return -1;
 	hv_event_add(hv, sw.name, "bridge %s made again", sw.bridge);
 	return 0;
+}
+
+int
+hv_switch_capacity(const char *home, const char *name, uint64_t *bits,
+		   struct hv_err *err)
+{
+	char path[HV_PATH_MAX + 16];
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	int rc;
+
+	*bits = 0;
+	snprintf(path, sizeof path, "%s/hv.db", home);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT type, nic, bandwidth FROM switches WHERE name = ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = hv_fail(err, HV_EIO, "%s: reading switch %s: %s", path, name,
+			     db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*bits = capacity_of((const char *)sqlite3_column_text(st, 0),
+				    (const char *)sqlite3_column_text(st, 1),
+				    (uint64_t)sqlite3_column_int64(st, 2));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = hv_fail(err, HV_ENOENT, "no virtual switch named '%s'", name);
+	} else {
+		rc = hv_fail(err, HV_EIO, "%s: reading switch %s: %s", path, name, sqlite3_errmsg(db));
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
 }
 
 /* --- network adapters ------------------------------------------------------ */

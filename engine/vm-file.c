@@ -6,12 +6,17 @@
  *	  memory = "1G";
  *	  dynamic_memory = { enabled = true; minimum = "512M"; ... };
  *	  boot = { kernel = "..."; initrd = ""; cmdline = ""; firmware = ""; };
- *	  disks = ( "/var/lib/hv/disks/web1.vhdx" );
+ *	  disks = ( "/var/lib/hv/disks/web1.vhdx",
+ *		    { path = "/var/lib/hv/disks/db.vhdx"; max_iops = 500;
+ *		      min_iops = 100; max_bandwidth = "100M"; } );
  *	  nics = ( { switch = "lan"; mac = "52:54:00:12:34:56"; vlan = 0;
  *		     max_bandwidth = "100M"; min_bandwidth = "0";
  *		     dhcp_guard = true; router_guard = false; mac_guard = false;
  *		     acls = ( "deny,in,remote=10.0.0.0/24" ); } );
  *	};
+ *
+ * A disk with storage QoS is a group (max_bandwidth in bytes/s, a size);
+ * one without stays a plain path.
  *
  * Sizes (and bandwidths, in bits/s) are written as exact strings ("1536M",
  * "100M") so the file is pleasant
@@ -56,6 +61,22 @@ static void
 add_bool(config_setting_t *g, const char *name, bool v)
 {
 	config_setting_set_bool(config_setting_add(g, name, CONFIG_TYPE_BOOL), v);
+}
+
+static void
+add_disk(config_setting_t *l, const char *path, const struct hv_disk_qos *q)
+{
+	config_setting_t *s;
+
+	if (q->max_iops == 0 && q->min_iops == 0 && q->max_bw == 0) {
+		config_setting_set_string(config_setting_add(l, NULL, CONFIG_TYPE_STRING), path);
+		return;
+	}
+	s = config_setting_add(l, NULL, CONFIG_TYPE_GROUP);
+	add_str(s, "path", path);
+	add_int(s, "max_iops", q->max_iops);
+	add_int(s, "min_iops", q->min_iops);
+	add_size(s, "max_bandwidth", q->max_bw);
 }
 
 static void
@@ -115,8 +136,7 @@ hv_vm_export(struct hv_ctx *hv, const char *key, const char *path,
 	add_int(g, "created", vm.created);
 	l = config_setting_add(g, "disks", CONFIG_TYPE_LIST);
 	for (int i = 0; i < vm.ndisks; i++)
-		config_setting_set_string(config_setting_add(l, NULL, CONFIG_TYPE_STRING),
-					  vm.disks[i]);
+		add_disk(l, vm.disks[i], &vm.disk_qos[i]);
 	l = config_setting_add(g, "nics", CONFIG_TYPE_LIST);
 	for (int i = 0; i < vm.nnics; i++)
 		add_nic(l, &vm.nics[i]);
@@ -285,6 +305,39 @@ rd_nic(struct reader *r, config_setting_t *e, struct hv_nic *n)
 	return rd_acls(r, e, n);
 }
 
+/* a count of IOPS: 0..UINT32_MAX */
+static int
+rd_iops(struct reader *r, config_setting_t *g, const char *name, uint32_t *out)
+{
+	long long v = 0;
+
+	if (rd_int(r, g, name, &v, false))
+		return -1;
+	if (v < 0 || v > UINT32_MAX)
+		return bad(r, config_setting_get_member(g, name), "must be 0..4294967295");
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* one of `disks`: a path, or { path; max_iops; min_iops; max_bandwidth } */
+static int
+rd_disk(struct reader *r, config_setting_t *l, config_setting_t *e, char *path,
+	struct hv_disk_qos *q)
+{
+	if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+		if (strlen(config_setting_get_string(e)) >= HV_PATH_MAX)
+			return bad(r, l, "disk path too long");
+		snprintf(path, HV_PATH_MAX, "%s", config_setting_get_string(e));
+		return 0;
+	}
+	if (!config_setting_is_group(e))
+		return bad(r, l, "each disk must be a path string or a group { path = ...; }");
+	if (rd_str(r, e, "path", path, HV_PATH_MAX, true) ||
+	    rd_iops(r, e, "max_iops", &q->max_iops) || rd_iops(r, e, "min_iops", &q->min_iops))
+		return -1;
+	return rd_size(r, e, "max_bandwidth", &q->max_bw, false);
+}
+
 static int
 rd_group(struct reader *r, config_setting_t *g, const char *name,
 	 config_setting_t **out)
@@ -359,11 +412,9 @@ rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
 		for (int i = 0; i < config_setting_length(s); i++) {
 			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
-			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-			    strlen(config_setting_get_string(e)) >= HV_PATH_MAX)
-				return bad(r, s, "each disk must be a path string");
-			snprintf(vm->disks[vm->ndisks++], HV_PATH_MAX, "%s",
-				 config_setting_get_string(e));
+			if (rd_disk(r, s, e, vm->disks[vm->ndisks], &vm->disk_qos[vm->ndisks]) != 0)
+				return -1;
+			vm->ndisks++;
 		}
 	}
 	s = config_setting_get_member(g, "nics");

@@ -95,6 +95,13 @@ hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 		for (int j = 0; j < i; j++)
 			if (strcmp(vm->disks[i], vm->disks[j]) == 0)
 				return hv_fail(err, HV_EUSAGE, "disk %s is listed twice", vm->disks[i]);
+	for (int i = 0; i < vm->ndisks; i++) {
+		const struct hv_disk_qos *q = &vm->disk_qos[i];
+
+		if (q->max_iops && q->min_iops > q->max_iops)
+			return hv_fail(err, HV_EUSAGE, "disk %s: minimum IOPS %u is above maximum IOPS %u",
+				       vm->disks[i], q->min_iops, q->max_iops);
+	}
 	for (int i = 0; i < vm->nnics; i++) {
 		if (hv_nic_validate(&vm->nics[i], err) != 0) {
 			char why[sizeof err->msg];
@@ -191,12 +198,19 @@ load_refs(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
 {
 	sqlite3_stmt *st;
 
-	st = store_prepare(hv, "SELECT path FROM disks WHERE vm_id = ? ORDER BY slot", err);
+	st = store_prepare(hv, "SELECT path, max_iops, min_iops, max_bw FROM disks "
+			   "WHERE vm_id = ? ORDER BY slot", err);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW && vm->ndisks < HV_MAX_DISKS)
+	while (sqlite3_step(st) == SQLITE_ROW && vm->ndisks < HV_MAX_DISKS) {
+		struct hv_disk_qos *q = &vm->disk_qos[vm->ndisks];
+
 		col_text(st, 0, vm->disks[vm->ndisks++], HV_PATH_MAX);
+		q->max_iops = (uint32_t)sqlite3_column_int64(st, 1);
+		q->min_iops = (uint32_t)sqlite3_column_int64(st, 2);
+		q->max_bw = (uint64_t)sqlite3_column_int64(st, 3);
+	}
 	sqlite3_finalize(st);
 
 	st = store_prepare(hv, "SELECT s.name, n.mac, n.vlan, n.max_bw, n.min_bw, "
@@ -416,9 +430,11 @@ store_refs(struct hv_ctx *hv, sqlite3_int64 id, const struct hv_vm *vm,
 		}
 		sqlite3_finalize(st);
 		hv_uuid_new(uuid);
-		st = store_prepare(hv, "INSERT INTO disks (uuid, path, vm_id, slot, created) "
-				   "VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE "
-				   "SET vm_id = excluded.vm_id, slot = excluded.slot", err);
+		st = store_prepare(hv, "INSERT INTO disks (uuid, path, vm_id, slot, created, "
+				   "max_iops, min_iops, max_bw) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+				   "ON CONFLICT(path) DO UPDATE SET vm_id = excluded.vm_id, "
+				   "slot = excluded.slot, max_iops = excluded.max_iops, "
+				   "min_iops = excluded.min_iops, max_bw = excluded.max_bw", err);
 		if (st == NULL)
 			return -1;
 		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
@@ -426,6 +442,9 @@ store_refs(struct hv_ctx *hv, sqlite3_int64 id, const struct hv_vm *vm,
 		sqlite3_bind_int64(st, 3, id);
 		sqlite3_bind_int(st, 4, i);
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(st, 6, vm->disk_qos[i].max_iops);
+		sqlite3_bind_int64(st, 7, vm->disk_qos[i].min_iops);
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)vm->disk_qos[i].max_bw);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(hv, err, "attaching a disk");
 		sqlite3_finalize(st);
 		if (rc != 0)

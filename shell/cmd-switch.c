@@ -10,6 +10,7 @@ static const struct cmd_opt create_opts[] = {
 	{ "type", OPT_STR, "TYPE", "external (shares a host NIC), internal (VMs and the host), private (VMs only)" },
 	{ "nic", OPT_STR, "IF", "external: the host network adapter to share (its addresses and routes move to the switch)" },
 	{ "host-ip", OPT_STR, "CIDR", "internal: the host's address on the switch, like 192.168.100.1/24" },
+	{ "bandwidth", OPT_STR, "BITS", "what the switch carries in bit/s, decimal: 1G, 100M; adapters' minimum bandwidth is reserved out of it (default: an external switch's NIC speed)" },
 	{ "json", OPT_FLAG, NULL, "print the new switch as JSON" },
 	{ NULL, 0, NULL, NULL },
 };
@@ -20,6 +21,20 @@ static const struct cmd_opt json_opts[] = {
 };
 
 /* --- output ---------------------------------------------------------------- */
+
+/* "100M", "10G (uplink speed)", "-" */
+static void
+capacity(const struct hv_switch *sw, char *buf, size_t len)
+{
+	char b[32];
+
+	if (sw->capacity == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	hv_format_bandwidth(sw->capacity, b, sizeof b);
+	snprintf(buf, len, "%s%s", b, sw->bandwidth ? "" : " (uplink speed)");
+}
 
 static void
 connection(const struct hv_switch *sw, char *buf, size_t len)
@@ -46,6 +61,8 @@ switch_json(const struct hv_switch *sw)
 	cJSON_AddStringToObject(j, "bridge", sw->bridge);
 	cJSON_AddStringToObject(j, "state", sw->state);
 	cJSON_AddBoolToObject(j, "vlans", sw->vlans);
+	cJSON_AddNumberToObject(j, "bandwidth", (double)sw->bandwidth);
+	cJSON_AddNumberToObject(j, "capacity", (double)sw->capacity);
 	cJSON_AddNumberToObject(j, "created", (double)sw->created);
 	return j;
 }
@@ -74,16 +91,22 @@ adapters(struct cmd_ctx *ctx, const struct hv_switch *sw, cJSON *arr)
 				cJSON_AddNumberToObject(o, "slot", k);
 				cJSON_AddStringToObject(o, "mac", nic->mac);
 				cJSON_AddNumberToObject(o, "vlan", nic->vlan);
+				cJSON_AddNumberToObject(o, "min_bandwidth", (double)nic->min_bw);
+				cJSON_AddNumberToObject(o, "max_bandwidth", (double)nic->max_bw);
 				cJSON_AddStringToObject(o, "state", vms[i].state);
 				cJSON_AddItemToArray(arr, o);
 				continue;
 			}
-			char vlan[16] = "";
+			char vlan[16] = "", min[48] = "", b[32];
 
 			if (nic->vlan)
 				snprintf(vlan, sizeof vlan, ", VLAN %d", nic->vlan);
-			fprintf(ctx->out, "%-16s %s slot %d, %s%s (%s)\n", shown++ ? "" : "Adapters:",
-				vms[i].name, k, nic->mac, vlan, vms[i].state);
+			if (nic->min_bw) {
+				hv_format_bandwidth(nic->min_bw, b, sizeof b);
+				snprintf(min, sizeof min, ", minimum %s", b);
+			}
+			fprintf(ctx->out, "%-16s %s slot %d, %s%s%s (%s)\n", shown++ ? "" : "Adapters:",
+				vms[i].name, k, nic->mac, vlan, min, vms[i].state);
 		}
 	}
 	if (arr == NULL && shown == 0)
@@ -94,14 +117,20 @@ adapters(struct cmd_ctx *ctx, const struct hv_switch *sw, cJSON *arr)
 static void
 switch_print(struct cmd_ctx *ctx, const struct hv_switch *sw)
 {
-	char c[96], t[64];
+	char c[96], t[64], bw[64];
 	time_t ct = (time_t)sw->created;
 
 	connection(sw, c, sizeof c);
+	capacity(sw, bw, sizeof bw);
 	fprintf(ctx->out, "%-16s %s\n", "Name:", sw->name);
 	fprintf(ctx->out, "%-16s %s\n", "Type:", sw->type);
 	fprintf(ctx->out, "%-16s %s (%s)\n", "Bridge:", sw->bridge, sw->state);
 	fprintf(ctx->out, "%-16s %s\n", "Connection:", c);
+	if (sw->capacity)
+		fprintf(ctx->out, "%-16s %s, minimum bandwidth reserved out of it\n", "Bandwidth:", bw);
+	else
+		fprintf(ctx->out, "%-16s unknown (minimum bandwidth is not enforced; hv switch create --bandwidth)\n",
+			"Bandwidth:");
 	if (strcmp(sw->state, "missing") != 0)
 		fprintf(ctx->out, "%-16s %s\n", "VLANs:", sw->vlans ? "yes (per adapter, 1..4094)" :
 			"no (this kernel's bridges filter no VLANs)");
@@ -145,14 +174,25 @@ switch_create(struct cmd_ctx *ctx, const struct cmd_args *a)
 	    copy_opt(ctx, a, "nic", sw.nic, sizeof sw.nic) != 0 ||
 	    copy_opt(ctx, a, "host-ip", sw.host_ip, sizeof sw.host_ip) != 0)
 		return CMD_USAGE;
+	if (cmd_str(a, "bandwidth") != NULL &&
+	    hv_parse_bandwidth(cmd_str(a, "bandwidth"), &sw.bandwidth) != 0)
+		return cmd_usage_error(ctx, "--bandwidth: '%s' is not a bandwidth (bit/s, decimal: 100M, 1G, 1.5G)",
+				       cmd_str(a, "bandwidth"));
 	if ((hv = cmd_hv(ctx)) == NULL)
 		return CMD_FAIL;
 	if (hv_switch_create(hv, &sw, &err) != 0)
 		return cmd_error(ctx, &err);
 	if (cmd_flag(a, "json"))
 		cmd_print_json(ctx, switch_json(&sw));
-	else
+	else if (sw.capacity) {
+		char b[32];
+
+		hv_format_bandwidth(sw.capacity, b, sizeof b);
+		fprintf(ctx->out, "created %s switch %s (bridge %s, bandwidth %s)\n", sw.type, sw.name,
+			sw.bridge, b);
+	} else {
 		fprintf(ctx->out, "created %s switch %s (bridge %s)\n", sw.type, sw.name, sw.bridge);
+	}
 	return CMD_OK;
 }
 
@@ -175,13 +215,16 @@ switch_list(struct cmd_ctx *ctx, const struct cmd_args *a)
 			cJSON_AddItemToArray(l, switch_json(&sw[i]));
 		cmd_print_json(ctx, l);
 	} else {
-		fprintf(ctx->out, "%-20s %-9s %-16s %-8s %s\n", "NAME", "TYPE", "BRIDGE", "STATE", "CONNECTION");
+		fprintf(ctx->out, "%-20s %-9s %-16s %-8s %-9s %s\n", "NAME", "TYPE", "BRIDGE", "STATE",
+			"BANDWIDTH", "CONNECTION");
 		for (size_t i = 0; i < n; i++) {
-			char c[96];
+			char c[96], b[32] = "-";
 
 			connection(&sw[i], c, sizeof c);
-			fprintf(ctx->out, "%-20s %-9s %-16s %-8s %s\n", sw[i].name, sw[i].type,
-				sw[i].bridge, sw[i].state, c);
+			if (sw[i].capacity)
+				hv_format_bandwidth(sw[i].capacity, b, sizeof b);
+			fprintf(ctx->out, "%-20s %-9s %-16s %-8s %-9s %s\n", sw[i].name, sw[i].type,
+				sw[i].bridge, sw[i].state, b, c);
 		}
 	}
 	free(sw);

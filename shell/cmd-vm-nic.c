@@ -224,6 +224,21 @@ slot_arg(struct cmd_ctx *ctx, const char *s, int *slot)
 
 /* --- sub-commands ------------------------------------------------------- */
 
+/* a reserve on a switch of unknown capacity is only recorded: say so,
+   without failing the command */
+static void
+warn_min_bw(struct cmd_ctx *ctx, struct hv_ctx *hv, const struct hv_nic *n)
+{
+	struct hv_switch sw;
+	struct hv_err err;
+
+	if (n->min_bw == 0 || hv_switch_get(hv, n->switch_name, &sw, &err) != 0 || sw.capacity != 0)
+		return;
+	fprintf(ctx->errf, "hv: %s%swarning: switch %s has no known bandwidth, so minimum bandwidth is "
+		"recorded but not enforced (give the switch one: hv switch create --bandwidth BITS)\n",
+		ctx->where ? ctx->where : "", ctx->where ? ": " : "", sw.name);
+}
+
 static enum cmd_ret
 nic_add(struct cmd_ctx *ctx, struct hv_ctx *hv, const struct cmd_args *a)
 {
@@ -238,6 +253,7 @@ nic_add(struct cmd_ctx *ctx, struct hv_ctx *hv, const struct cmd_args *a)
 		return CMD_USAGE;
 	if ((slot = hv_vm_nic_add(hv, a->pos[1], &nic, &err)) < 0)
 		return cmd_error(ctx, &err);
+	warn_min_bw(ctx, hv, &nic);
 	if (cmd_flag(a, "json"))
 		cmd_print_json(ctx, cmd_nic_json(&nic, slot));
 	else
@@ -276,6 +292,7 @@ nic_set(struct cmd_ctx *ctx, struct hv_ctx *hv, const struct cmd_args *a, int sl
 		rc = cmd_error(ctx, &err);
 		goto out;
 	}
+	warn_min_bw(ctx, hv, &vm->nics[slot]);
 	if (cmd_flag(a, "json"))
 		cmd_print_json(ctx, cmd_nic_json(&vm->nics[slot], slot));
 	else

@@ -112,6 +112,9 @@ vm_json(const struct hv_vm *vm)
 	l = cJSON_AddArrayToObject(j, "disks");
 	for (int i = 0; i < vm->ndisks; i++)
 		cJSON_AddItemToArray(l, cJSON_CreateString(vm->disks[i]));
+	l = cJSON_AddArrayToObject(j, "disk_qos");	/* disks[i]'s storage QoS */
+	for (int i = 0; i < vm->ndisks; i++)
+		cJSON_AddItemToArray(l, cmd_disk_json(vm, i));
 	l = cJSON_AddArrayToObject(j, "nics");
 	for (int i = 0; i < vm->nnics; i++)
 		cJSON_AddItemToArray(l, cmd_nic_json(&vm->nics[i], i));
@@ -140,7 +143,7 @@ static void
 vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 {
 	FILE *f = ctx->out;
-	char s[32], t[64];
+	char s[32], t[64], qos[96];
 	time_t ct = (time_t)vm->created;
 
 	fprintf(f, "%-16s %s\n", "Name:", vm->name);
@@ -172,8 +175,11 @@ vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 	} else {
 		fprintf(f, "%-16s %s\n", "Firmware:", vm->firmware[0] ? vm->firmware : "(host default)");
 	}
-	for (int i = 0; i < vm->ndisks; i++)
-		fprintf(f, "%-16s %s\n", i == 0 ? "Disks:" : "", vm->disks[i]);
+	for (int i = 0; i < vm->ndisks; i++) {
+		cmd_disk_qos_text(&vm->disk_qos[i], qos, sizeof qos);
+		fprintf(f, "%-16s %s%s%s%s\n", i == 0 ? "Disks:" : "", vm->disks[i],
+			qos[0] ? " (QoS " : "", qos, qos[0] ? ")" : "");
+	}
 	if (vm->ndisks == 0)
 		fprintf(f, "%-16s (none)\n", "Disks:");
 	cmd_nic_print(f, vm);
@@ -393,7 +399,11 @@ remove_disks(struct cmd_ctx *ctx, const struct cmd_args *a, struct hv_vm *vm)
 		}
 		memmove(vm->disks[found], vm->disks[found + 1],
 			(size_t)(vm->ndisks - found - 1) * sizeof vm->disks[0]);
+		/* its QoS goes with it; the others move up with their disks */
+		memmove(&vm->disk_qos[found], &vm->disk_qos[found + 1],
+			(size_t)(vm->ndisks - found - 1) * sizeof vm->disk_qos[0]);
 		vm->ndisks--;
+		memset(&vm->disk_qos[vm->ndisks], 0, sizeof vm->disk_qos[0]);
 	}
 	return 0;
 }
@@ -598,8 +608,12 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "console", "NAME", 1, 1, ARG_VM, NULL, "attach to the serial console (Ctrl-] detaches)", vm_console },
 	{ "nic", "add|set|remove|list VM [SLOT]", 2, 3, ARG_WORD, cmd_vm_nic_opts,
 	  "network adapters: add VM --switch S, set VM SLOT, remove VM SLOT, list VM", cmd_vm_nic },
+	{ "disk", "set|list VM [DISK]", 2, 3, ARG_WORD, cmd_vm_disk_opts,
+	  "virtual disks' storage QoS: set VM DISK --max-iops N --min-iops N --max-bandwidth SIZE/s, list VM",
+	  cmd_vm_disk },
 	{ "metrics", "NAME", 1, 1, ARG_VM, cmd_vm_metrics_opts,
-	  "traffic each network adapter carried and dropped (metering)", cmd_vm_metrics },
+	  "resource use (Measure-VM): average CPU, memory, disk and network; "
+	  "what each network adapter carried and dropped", cmd_vm_metrics },
 	{ NULL, NULL, 0, 0, ARG_NONE, NULL, NULL, NULL },
 };
 

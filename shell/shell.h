@@ -14,6 +14,11 @@ enum cmd_ret console_attach(struct cmd_ctx *ctx, const char *name);
 /* cmd-vm-nic.c: `hv vm nic add|set|remove|list`, and adapters for vm show */
 extern const struct cmd_opt cmd_vm_nic_opts[];
 enum cmd_ret cmd_vm_nic(struct cmd_ctx *ctx, const struct cmd_args *a);
+/* cmd-vm-disk.c: `hv vm disk set|list` (storage QoS), and for vm show */
+extern const struct cmd_opt cmd_vm_disk_opts[];
+enum cmd_ret cmd_vm_disk(struct cmd_ctx *ctx, const struct cmd_args *a);
+struct cJSON *cmd_disk_json(const struct hv_vm *vm, int slot);
+void cmd_disk_qos_text(const struct hv_disk_qos *q, char *buf, size_t len);
 /* cmd-vm-metrics.c */
 extern const struct cmd_opt cmd_vm_metrics_opts[];
 enum cmd_ret cmd_vm_metrics(struct cmd_ctx *ctx, const struct cmd_args *a);

@@ -53,4 +53,26 @@ run_hv vm import "$TMP/nogroup.cfg"
 [ "$rc" -ne 0 ]; ok $? "not a VM file refused"; one_error_line "not a VM file"
 run_hv vm show x
 is "$rc" 1 "no half-imported VM"
+
+# storage QoS travels with its disk
+echo c > "$TMP/q0.raw"; echo d > "$TMP/q1.raw"
+run_hv vm create qos --memory 256M --disk "$TMP/q0.raw" --disk "$TMP/q1.raw"
+run_hv vm disk set qos 1 --max-iops 500 --min-iops 100 --max-bandwidth 100M/s
+ok $rc "a disk's storage QoS"
+run_hv vm show qos --json; before=$out
+run_hv vm export qos "$TMP/qos.cfg"
+grep -q 'max_iops = 500' "$TMP/qos.cfg"; ok $? "qos: exported with the disk"
+run_hv vm delete qos
+run_hv vm import "$TMP/qos.cfg"
+ok $rc "qos: import"
+run_hv vm show qos --json
+is "$out" "$before" "qos: show --json identical after export/delete/import"
+printf 'vm = { name = "x"; disks = ( { path = "/d"; max_iops = -1; } ); };\n' >"$TMP/iops.cfg"
+run_hv vm import "$TMP/iops.cfg"
+[ "$rc" -ne 0 ]; ok $? "negative max_iops refused"; one_error_line "negative max_iops"
+printf 'vm = { name = "x"; disks = ( { path = "/d"; max_iops = 100; min_iops = 200; } ); };\n' >"$TMP/minmax.cfg"
+run_hv vm import "$TMP/minmax.cfg"
+[ "$rc" -ne 0 ]; ok $? "minimum IOPS above maximum refused"; one_error_line "min above max"
+run_hv vm show x
+is "$rc" 1 "still no half-imported VM"
 done_testing

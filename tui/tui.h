@@ -36,7 +36,11 @@ struct tui_cpu {		/* last CPU sample of a worker */
 	int pid;
 	unsigned long long ticks;
 	double pct;
+	uint64_t assigned, demand;	/* memory, as the worker's stats say */
+	double mem_at;		/* when it was asked (once a second at most) */
 };
+
+#define TUI_SPARK	30	/* memory samples in the details' sparkline */
 
 struct tui {
 	struct cmd_ctx *ctx;
@@ -56,6 +60,11 @@ struct tui {
 	struct tui_cpu cpu[TUI_ROWS_MAX / 16];
 	int ncpu;
 	double last_sample;
+	/* the selected VM's last memory samples from the inventory */
+	char spark_uuid[HV_UUID_LEN];
+	double spark_at;
+	int nspark;
+	uint64_t spark_assigned[TUI_SPARK], spark_demand[TUI_SPARK];
 	char want_select[HV_PATH_MAX];	/* select this VM/disk once listed */
 
 	/* other views */

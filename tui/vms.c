@@ -1,8 +1,10 @@
 /*
  * vms.c - the main screen: the VM list (state, generation, CPU %,
- * assigned memory, memory demand, uptime), the selected VM's details,
- * and the actions on it, each one engine call.
+ * assigned memory, memory demand, uptime), the selected VM's details
+ * (with a sparkline of its memory samples), and the actions on it, each
+ * one engine call.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@ running(const struct hv_vm *vm)
 	       strcmp(vm->state, "Starting") == 0;
 }
 
-/* --- CPU %: the worker's utime + stime between two refreshes ------------ */
+/* --- CPU % (the worker's utime + stime between two refreshes), memory - */
 
 static unsigned long long
 proc_ticks(int pid)
@@ -43,6 +45,38 @@ proc_ticks(int pid)
 	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return ut + st;
+}
+
+/* assigned and demand from the worker's stats, once a second at most */
+static uint64_t
+json_bytes(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, name);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static void
+ask_memory(struct tui *t, const struct hv_vm *vm, struct tui_cpu *c, double now)
+{
+	struct hv_err err;
+	char *reply = NULL;
+	cJSON *j, *m;
+
+	if (now - c->mem_at < 0.95 || (strcmp(vm->state, "Running") != 0 &&
+				       strcmp(vm->state, "Paused") != 0))
+		return;
+	c->mem_at = now;
+	if (hv_vm_request(t->hv, vm->name, "{\"cmd\": \"stats\"}", &reply, &err) != 0)
+		return;
+	j = cJSON_Parse(reply);
+	m = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "memory");
+	if (cJSON_IsObject(m)) {
+		c->assigned = json_bytes(m, "assigned");
+		c->demand = json_bytes(m, "demand");
+	}
+	cJSON_Delete(j);
+	free(reply);
 }
 
 static struct tui_cpu *
@@ -70,7 +104,15 @@ sample_cpu(struct tui *t)
 		next[n].pid = t->vms[i].pid;
 		next[n].ticks = proc_ticks(t->vms[i].pid);
 		next[n].pct = -1;
+		next[n].assigned = next[n].demand = 0;
+		next[n].mem_at = 0;
 		old = cpu_of(t, next[n].pid);
+		if (old != NULL) {
+			next[n].assigned = old->assigned;
+			next[n].demand = old->demand;
+			next[n].mem_at = old->mem_at;
+		}
+		ask_memory(t, &t->vms[i], &next[n], now);
 		if (old != NULL && dt > 0.2 && hz > 0 && next[n].ticks >= old->ticks)
 			next[n].pct = (double)(next[n].ticks - old->ticks) * 100.0 / ((double)hz * dt);
 		else if (old != NULL)
@@ -242,16 +284,43 @@ state_attr(struct tui *t, const char *state)
 	return A_NORMAL;
 }
 
+/* memory in a column: "512M", "1.5G" */
+static void
+fmt_mem(uint64_t b, char *buf, size_t len)
+{
+	if (b >= 10 * HV_GIB)
+		snprintf(buf, len, "%.0fG", (double)b / HV_GIB);
+	else if (b >= HV_GIB)
+		snprintf(buf, len, "%.1fG", (double)b / HV_GIB);
+	else
+		snprintf(buf, len, "%lluM", (unsigned long long)((b + HV_MIB / 2) / HV_MIB));
+}
+
+/* what the worker said the VM has and wants; assigned falls back to the
+   startup memory until it did, demand is 0 without dynamic memory */
+static void
+memory_of(struct tui *t, const struct hv_vm *vm, uint64_t *assigned, uint64_t *demand)
+{
+	struct tui_cpu *c = running(vm) ? cpu_of(t, vm->pid) : NULL;
+
+	*assigned = c != NULL && c->assigned ? c->assigned : vm->memory;
+	*demand = c != NULL && vm->dm.enabled ? c->demand : 0;
+}
+
 static void
 draw_row(struct tui *t, int y, const struct hv_vm *vm, int namew, bool sel)
 {
-	char cpu[16] = "-", mem[32] = "-", up[32], line[512];
+	char cpu[16] = "-", mem[32] = "-", dem[32] = "-", up[32], line[512];
 	double pct = cpu_pct(t, vm);
+	uint64_t assigned, demand;
 
 	if (pct >= 0)
 		snprintf(cpu, sizeof cpu, "%.1f", pct);
+	memory_of(t, vm, &assigned, &demand);
 	if (running(vm))
-		hv_format_size(vm->memory, mem, sizeof mem);
+		fmt_mem(assigned, mem, sizeof mem);
+	if (running(vm) && demand > 0)
+		fmt_mem(demand, dem, sizeof dem);
 	fmt_uptime(uptime_of(vm), up, sizeof up);
 	if (sel)
 		attron(A_REVERSE);
@@ -263,9 +332,91 @@ draw_row(struct tui *t, int y, const struct hv_vm *vm, int namew, bool sel)
 	if (!sel)
 		attroff(state_attr(t, vm->state));
 	/* demand comes from the balloon's statistics with dynamic memory */
-	mvprintw(y, namew + 11, " %3d %6s %9s %8s %10s", vm->generation, cpu, mem, "-", up);
+	mvprintw(y, namew + 11, " %3d %6s %9s %8s %10s", vm->generation, cpu, mem, dem, up);
 	if (sel)
 		attroff(A_REVERSE);
+}
+
+/* the selected VM's samples of the last minutes, read once a second */
+static void
+spark_load(struct tui *t, const struct hv_vm *vm)
+{
+	struct hv_vm_sample *s;
+	struct hv_err err;
+	double now = tui_now();
+	size_t n, first;
+
+	if (strcmp(t->spark_uuid, vm->uuid) == 0 && now - t->spark_at < 1.0)
+		return;
+	snprintf(t->spark_uuid, sizeof t->spark_uuid, "%s", vm->uuid);
+	t->spark_at = now;
+	t->nspark = 0;
+	/* the worker samples every 5 s: twice the sparkline's span is plenty */
+	if (hv_vm_samples(t->hv, vm->uuid, (int64_t)(time(NULL) - 2 * 5 * TUI_SPARK) * 1000,
+			  &s, &n, &err) != 0)
+		return;
+	first = n > TUI_SPARK ? n - TUI_SPARK : 0;
+	for (size_t i = first; i < n; i++) {
+		t->spark_assigned[t->nspark] = s[i].mem_assigned;
+		t->spark_demand[t->nspark++] = s[i].mem_demand;
+	}
+	free(s);
+}
+
+/* the last k values as eighths of top: one glyph a value */
+static void
+spark_text(struct tui *t, const uint64_t *v, int n, int k, uint64_t top, char *buf, size_t len)
+{
+	static const char *const bars[8] = {
+		"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588",
+	};
+	static const char ascii[] = ".:-=+*#%";
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = n > k ? n - k : 0; i < n && used + 4 < len; i++) {
+		int level = top ? (int)((v[i] * 8 + top - 1) / top) - 1 : 0;
+
+		level = level < 0 ? 0 : level > 7 ? 7 : level;
+		if (t->utf8)
+			used += (size_t)snprintf(buf + used, len - used, "%s", bars[level]);
+		else
+			used += (size_t)snprintf(buf + used, len - used, "%c", ascii[level]);
+	}
+}
+
+/* "Memory  assigned 512M, demand 300M  ▃▄▅▅ assigned  ▁▂▃▃ demand" */
+static void
+memory_line(struct tui *t, const struct hv_vm *vm, int w, char *line, size_t len)
+{
+	char a[32] = "-", d[32] = "-", sa[TUI_SPARK * 4 + 1], sd[TUI_SPARK * 4 + 1];
+	uint64_t assigned, demand, top = vm->dm.enabled ? vm->dm.maximum : vm->memory;
+	int room, k, used;
+
+	memory_of(t, vm, &assigned, &demand);
+	if (running(vm))
+		fmt_mem(assigned, a, sizeof a);
+	if (running(vm) && demand > 0)
+		fmt_mem(demand, d, sizeof d);
+	used = snprintf(line, len, "Memory: assigned %s, demand %s", a, d);
+	spark_load(t, vm);
+	if (t->nspark == 0 || used < 0 || (size_t)used >= len)
+		return;
+	for (int i = 0; i < t->nspark; i++)
+		top = t->spark_assigned[i] > top ? t->spark_assigned[i] : top;
+	/* blanks and labels take 11 columns a sparkline */
+	room = w - used;
+	k = vm->dm.enabled ? (room - 22) / 2 : room - 11;
+	k = k > TUI_SPARK ? TUI_SPARK : k;
+	if (k < 5)
+		return;
+	spark_text(t, t->spark_assigned, t->nspark, k, top, sa, sizeof sa);
+	if (vm->dm.enabled) {
+		spark_text(t, t->spark_demand, t->nspark, k, top, sd, sizeof sd);
+		snprintf(line + used, len - (size_t)used, "  %s assigned  %s demand", sa, sd);
+	} else {
+		snprintf(line + used, len - (size_t)used, "  %s assigned", sa);
+	}
 }
 
 static void
@@ -292,6 +443,8 @@ draw_details(struct tui *t, int y, int h, const struct hv_vm *vm)
 	} else {
 		snprintf(line, sizeof line, "Dynamic memory off");
 	}
+	draw_text(row++, 2, w, line, false);
+	memory_line(t, vm, w, line, sizeof line);
 	draw_text(row++, 2, w, line, false);
 	if (vm->generation == 2)
 		snprintf(line, sizeof line, "Kernel  %s%s%s", vm->kernel[0] ? vm->kernel : "(none)",

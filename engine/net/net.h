@@ -92,11 +92,13 @@ int net_port_attach(const char *port, const char *br, int vlan,
 
 /* --- a VM's adapter as a switch port (engine/net/port.c) --------------- */
 
-struct hv_nic;
+struct hv_vm;
 struct vmm_nic_config;
-/* for the worker at start: TAP net_tap_name(vm_name, slot) on the bridge
-   of nic's switch in nic's VLAN, and nic's policy for the packet path */
-int net_port_open(const char *vm_name, int slot, const struct hv_nic *nic,
+/* for the worker at start: TAP net_tap_name(vm->name, slot) on the
+   bridge of the adapter's switch in its VLAN, the adapter's policy for
+   the packet path, and its place in the switch's QoS arbiter (domain
+   "net-BRIDGE" under home, key "VMUUID:nicSLOT", the switch's capacity) */
+int net_port_open(const char *home, const struct hv_vm *vm, int slot,
 		  struct vmm_nic_config *out, struct hv_err *err);
 
 /* --- TAPs (engine/net/tap.c) ------------------------------------------- */

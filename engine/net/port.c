@@ -3,6 +3,9 @@
  * the worker builds it at start: a TAP named after the VM and slot,
  * attached to the switch's bridge in the adapter's VLAN, and the
  * adapter's policy (MAC, guards, ACLs, bandwidth) for the packet path.
+ * Minimum bandwidth is shared out among the switch's ports by the QoS
+ * arbiter (engine/qos.h), one domain per bridge, out of the switch's
+ * capacity as the inventory gives it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,23 +40,42 @@ policy_of(const struct hv_nic *nic, struct net_policy *p, struct hv_err *err)
 	return 0;
 }
 
+/* bandwidth: the adapter's limits, and where the switch's arbiter is */
+static int
+qos_of(const char *home, const struct hv_vm *vm, int slot, const char *br,
+       struct vmm_nic_config *out, struct hv_err *err)
+{
+	const struct hv_nic *nic = &vm->nics[slot];
+
+	out->max_bw = nic->max_bw;
+	out->min_bw = nic->min_bw;
+	if (hv_switch_capacity(home, nic->switch_name, &out->capacity, err) != 0)
+		return -1;
+	out->qos_home = home;
+	snprintf(out->qos_domain, sizeof out->qos_domain, "net-%s", br);
+	snprintf(out->qos_key, sizeof out->qos_key, "%s:nic%d", vm->uuid, slot);
+	return 0;
+}
+
 int
-net_port_open(const char *vm_name, int slot, const struct hv_nic *nic,
+net_port_open(const char *home, const struct hv_vm *vm, int slot,
 	      struct vmm_nic_config *out, struct hv_err *err)
 {
+	const struct hv_nic *nic = &vm->nics[slot];
 	char tap[NET_IFNAMSIZ], br[NET_IFNAMSIZ];
 
 	memset(out, 0, sizeof *out);
 	out->tap_fd = -1;
 	if (policy_of(nic, &out->policy, err) != 0)
 		return -1;
-	out->max_bw = nic->max_bw;
 	out->policy.vlan = nic->vlan;
 	net_bridge_name(nic->switch_name, br);
 	if (!net_link_exists(br))
 		return hv_fail(err, HV_ENOENT, "switch %s: its bridge %s does not exist on this host "
 			       "(hv switch show %s)", nic->switch_name, br, nic->switch_name);
-	net_tap_name(vm_name, slot, tap);
+	if (qos_of(home, vm, slot, br, out, err) != 0)
+		return -1;
+	net_tap_name(vm->name, slot, tap);
 	if (net_tap_open(tap, &out->tap_fd, err) != 0)
 		return -1;
 	/* the worker tags the adapter's VLAN itself: its TAP carries tagged

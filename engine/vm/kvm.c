@@ -54,6 +54,24 @@ kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
 	return 0;
 }
 
+/* smart paging: part of RAM is a shared mapping of a file on disk */
+static int
+page_setup(struct vmm *vm, struct hv_err *err)
+{
+	struct gmem *m = &vm->mem;
+	uint64_t off = vm->cfg.page_offset, len = vm->cfg.page_bytes;
+
+	if (off % 4096 || len % 4096 || len == 0 || off > m->size ||
+	    len > m->size - off)
+		return hv_fail(err, HV_EINVAL, "smart paging: %s: range outside RAM", vm->cfg.page_file);
+	m->page_fd = open(vm->cfg.page_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (m->page_fd < 0 || ftruncate(m->page_fd, (off_t)len) != 0 ||
+	    mmap(m->host + off, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 m->page_fd, 0) == MAP_FAILED)
+		return hv_fail(err, HV_EIO, "smart paging: %s: %s", vm->cfg.page_file, strerror(errno));
+	return 0;
+}
+
 static int
 mem_setup(struct vmm *vm, struct hv_err *err)
 {
@@ -71,6 +89,8 @@ mem_setup(struct vmm *vm, struct hv_err *err)
 			       strerror(errno));
 	m->host = p;
 	madvise(p, m->size, MADV_HUGEPAGE);
+	if (vm->cfg.page_file != NULL && page_setup(vm, err) != 0)
+		return -1;
 	if (set_slot(vm, 0, 0, m->low, m->host, err) != 0)
 		return -1;
 	if (m->size > m->low &&
@@ -146,6 +166,11 @@ kvm_vm_setup(struct vmm *vm, struct hv_err *err)
 void
 kvm_vm_teardown(struct vmm *vm)
 {
+	if (vm->mem.page_fd >= 0) {
+		close(vm->mem.page_fd);
+		unlink(vm->cfg.page_file);
+		vm->mem.page_fd = -1;
+	}
 	if (vm->mem.host)
 		munmap(vm->mem.host, vm->mem.size);
 	if (vm->vm_fd >= 0)
@@ -506,5 +531,58 @@ kvm_vcpu_boot_regs(struct vcpu *v, const struct boot_cpu *cpu,
 	r.rsi = cpu->rsi;
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
 		return hv_fail(err, HV_EIO, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+bool
+vmm_paging(struct vmm *vm)
+{
+	return vm->mem.page_fd >= 0;
+}
+
+/*
+ * The paging file's data extents go back into anonymous memory at the
+ * same addresses (so the memslots stay), the rest of the range reads as
+ * zeros, as ballooned pages may.
+ */
+int
+vmm_unpage(struct vmm *vm, struct hv_err *err)
+{
+	struct gmem *m = &vm->mem;
+	uint8_t *base = m->host + vm->cfg.page_offset;
+	off_t len = (off_t)vm->cfg.page_bytes, data = 0, hole;
+	bool paused;
+	void *p;
+
+	if (m->page_fd < 0)
+		return 0;
+	paused = !vmm_paused(vm) && vmm_pause(vm) == 0;	/* a user's pause stays */
+	p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, m->page_fd, 0);
+	if (p == MAP_FAILED) {
+		if (paused)
+			vmm_resume(vm);
+		return hv_fail(err, HV_EIO, "smart paging: %s: %s", vm->cfg.page_file, strerror(errno));
+	}
+	/* the old view stays readable at p while base becomes anonymous */
+	if (mmap(base, (size_t)len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(p, (size_t)len);
+		if (paused)
+			vmm_resume(vm);
+		return hv_fail(err, HV_EIO, "smart paging: remap: %s", strerror(errno));
+	}
+	while ((data = lseek(m->page_fd, data, SEEK_DATA)) >= 0 && data < len) {
+		hole = lseek(m->page_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > len)
+			hole = len;
+		memcpy(base + data, (uint8_t *)p + data, (size_t)(hole - data));
+		data = hole;
+	}
+	munmap(p, (size_t)len);
+	close(m->page_fd);
+	m->page_fd = -1;
+	unlink(vm->cfg.page_file);
+	if (paused)
+		vmm_resume(vm);
 	return 0;
 }

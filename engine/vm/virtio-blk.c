@@ -4,12 +4,23 @@
  * request queue. Requests are served synchronously on the I/O thread
  * (or the vCPU on an MMIO kick) through a bounce buffer, so a segment
  * of any size and alignment works and the disk sees whole sectors.
+ *
+ * Storage QoS (blk-qos.c): each request costs normalized IOs and bytes;
+ * when a bucket is short, the popped request waits in the device, the
+ * queue is not popped further, and a timerfd on the I/O thread resumes
+ * it when the tokens are there (virtio-net's transmit path does the
+ * same). The host's arbiter may change the IOPS rate while it runs.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "engine/disk/disk.h"
+#include "engine/vm/blk-qos.h"
 #include "engine/vm/virtio-blk.h"
 #include "engine/vm/virtio-pci.h"
 
@@ -51,7 +62,23 @@ struct virtio_blk {
 	struct vmm_disk_stats st;	/* under vdev.lock */
 	uint8_t *bounce;
 	struct vq_chain chain;
+	/* storage QoS; `chain` is a request that waits for tokens while
+	   pending, the queue is not popped while the timer is armed */
+	struct blk_qos qos;
+	uint64_t max_iops;	/* the configured limit; 0: none */
+	int timer_fd;
+	bool pending, timer_armed;
+	uint64_t held_since;	/* when QoS began holding the queue; 0: not */
 };
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static bool
 in_range(struct virtio_blk *b, uint64_t sector, uint64_t bytes)
@@ -164,30 +191,138 @@ do_request(struct virtio_blk *b, const struct vq_chain *c, uint32_t *written)
 	return S_UNSUPP;
 }
 
-static void
-blk_notify(struct virtio_dev *d, int q)
+/* what a request costs under QoS; false for those it lets through
+   (get-id, unknown types: no disk work) */
+static bool
+request_cost(const struct vq_chain *c, uint64_t *ios, uint64_t *bytes)
 {
-	struct virtio_blk *b = (struct virtio_blk *)d;
+	uint8_t hdr[16];
+
+	if (vq_chain_read(c, 0, hdr, 16) != 16)
+		return false;
+	switch (get_le32(hdr)) {
+	case T_IN:
+		*bytes = c->in_len - 1;
+		break;
+	case T_OUT:
+		*bytes = c->out_len > 16 ? c->out_len - 16 : 0;
+		break;
+	case T_FLUSH:
+	case T_DISCARD:
+	case T_WRITE_ZEROES:
+		*bytes = 0;
+		break;
+	default:
+		return false;
+	}
+	*ios = blk_qos_cost(*bytes);
+	return true;
+}
+
+static void
+arm_timer(struct virtio_blk *b, uint64_t ns)
+{
+	struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ull),
+						(long)(ns % 1000000000ull) } };
+
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	if (timerfd_settime(b->timer_fd, 0, &its, NULL) == 0)
+		b->timer_armed = true;
+}
+
+/* may the pending request go now? if not, the timer will say when */
+static bool
+qos_admit(struct virtio_blk *b, uint64_t ios, uint64_t bytes)
+{
+	uint64_t now = now_ns(), wait = 0;
+
+	if (blk_qos_limited(&b->qos) &&
+	    !blk_qos_take(&b->qos, ios, bytes, now, &wait)) {
+		if (b->held_since == 0) {
+			b->held_since = now;
+			b->st.throttled++;
+		}
+		arm_timer(b, wait);
+		return false;
+	}
+	if (b->held_since != 0) {
+		b->st.throttled_ns += now - b->held_since;
+		b->held_since = 0;
+	}
+	b->st.normalized_ios += ios;
+	return true;
+}
+
+/* serve the queue until it is empty or QoS holds it; d->lock held */
+static void
+blk_pump(struct virtio_blk *b)
+{
+	struct virtio_dev *d = &b->vdev;
 	struct vq_chain *c = &b->chain;
+	uint64_t ios, bytes;
+	bool pushed = false;
 	uint32_t written;
 	uint8_t status;
 
-	while (virtq_pop(d, q, c) == 1) {
-		if (c->in_len < 1) {
-			virtio_needs_reset(d, "request without a status byte");
-			return;
+	if (b->timer_armed)
+		return;		/* the timer resumes us */
+	for (;;) {
+		if (!b->pending) {
+			if (virtq_pop(d, 0, c) != 1)
+				break;
+			if (c->in_len < 1) {
+				virtio_needs_reset(d, "request without a status byte");
+				return;
+			}
+			b->pending = true;
 		}
+		if (request_cost(c, &ios, &bytes) && !qos_admit(b, ios, bytes))
+			break;
+		b->pending = false;
 		status = do_request(b, c, &written);
 		if (status != S_OK)
 			b->st.errors++;
 		vq_chain_write(c, c->in_len - 1, &status, 1);
-		virtq_push(d, q, c->head, written + 1);
+		virtq_push(d, 0, c->head, written + 1);
+		pushed = true;
 	}
-	virtq_notify_guest(d, q);
+	if (pushed)
+		virtq_notify_guest(d, 0);
+}
+
+static void
+blk_notify(struct virtio_dev *d, int q)
+{
+	blk_pump((struct virtio_blk *)d);
+}
+
+static void
+timer_fired(void *opaque)
+{
+	struct virtio_blk *b = opaque;
+
+	pthread_mutex_lock(&b->vdev.lock);
+	b->timer_armed = false;
+	blk_pump(b);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void
+blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *b = (struct virtio_blk *)d;
+
+	/* the request we held belongs to a ring that no longer exists */
+	b->pending = false;
+	if (b->held_since != 0)
+		b->st.throttled_ns += now_ns() - b->held_since;
+	b->held_since = 0;
 }
 
 static const struct virtio_ops blk_ops = {
 	.notify = blk_notify,
+	.reset = blk_reset,
 };
 
 static void
@@ -221,6 +356,7 @@ virtio_blk_create(struct vmm *vm, const struct vmm_disk_config *dc,
 	if (!b)
 		return hv_fail(err, HV_EINTERNAL, "out of memory");
 	vm->blk[vm->nblk++] = b;	/* vmm_destroy frees it from here */
+	b->timer_fd = -1;
 	snprintf(name, sizeof name, "virtio-blk%d", vm->nblk - 1);
 	virtio_init(&b->vdev, vm, &vm->mem, name, VIRTIO_ID_BLOCK, 1, QUEUE_SIZE);
 	b->bounce = malloc(REQ_MAX);
@@ -240,6 +376,13 @@ virtio_blk_create(struct vmm *vm, const struct vmm_disk_config *dc,
 	b->vdev.config = b->config;
 	b->vdev.config_len = CONFIG_LEN;
 	b->vdev.ops = &blk_ops;
+	b->max_iops = dc->max_iops;
+	blk_qos_init(&b->qos, dc->max_iops, dc->max_bw, now_ns());
+	b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (b->timer_fd < 0)
+		return hv_fail(err, HV_EIO, "%s: timerfd: %s", name, strerror(errno));
+	if (io_watch(vm, b->timer_fd, timer_fired, b) != 0)
+		return hv_fail(err, HV_EIO, "%s: cannot watch its QoS timer", name);
 	return virtio_pci_add(vm, &b->vdev, 0x018000, &b->vp, err);
 }
 
@@ -256,6 +399,8 @@ virtio_blk_destroy(struct virtio_blk *b)
 			vmm_log(b->vdev.vm, "%s: %s", b->vdev.name, err.msg);
 		disk_close(b->disk);
 	}
+	if (b->timer_fd >= 0)
+		close(b->timer_fd);
 	pthread_mutex_destroy(&b->vdev.lock);
 	free(b->bounce);
 	free(b);
@@ -266,5 +411,26 @@ virtio_blk_stats(struct virtio_blk *b, struct vmm_disk_stats *s)
 {
 	pthread_mutex_lock(&b->vdev.lock);
 	*s = b->st;
+	if (b->held_since != 0)
+		s->throttled_ns += now_ns() - b->held_since;
 	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* vmm.h's, kept beside the bucket it changes; from the worker's thread */
+int
+vmm_disk_set_iops(struct vmm *vm, int disk, uint64_t iops)
+{
+	struct virtio_blk *b;
+
+	if (disk < 0 || disk >= vm->nblk)
+		return -1;
+	b = vm->blk[disk];
+	if (b->max_iops != 0 && (iops == 0 || iops > b->max_iops))
+		iops = b->max_iops;	/* never above the disk's own maximum */
+	pthread_mutex_lock(&b->vdev.lock);
+	blk_qos_set_iops(&b->qos, iops, now_ns());
+	if (b->timer_armed)
+		arm_timer(b, 0);	/* a waiting request: look again */
+	pthread_mutex_unlock(&b->vdev.lock);
+	return 0;
 }

@@ -6,13 +6,22 @@
  * the TAP's virtio-net header passes through as is.
  *
  * The packet path is the port's: each frame the guest sends passes the
- * MAC, DHCP and router guards, the outbound ACLs and the maximum-
- * bandwidth token bucket; each frame for the guest passes the inbound
- * ACLs. Counters per direction and per drop reason feed metering.
+ * MAC, DHCP and router guards, the outbound ACLs and the bandwidth token
+ * bucket; each frame for the guest passes the inbound ACLs. Counters per
+ * direction and per drop reason feed metering.
+ *
+ * The bucket's rate is the maximum bandwidth, unless the switch has a
+ * known capacity: then every 100 ms the port tells the switch's QoS
+ * arbiter (engine/qos.h) what it wants and takes the rate it grants.
+ * What it wants is the rate it sent at, with room to grow, or everything
+ * it may have once the bucket held a frame back (the guest had more to
+ * send than it was let). So minimum bandwidth holds under contention and
+ * an idle port's share goes to the busy ones.
  *
  * Threads: queue kicks come from the I/O thread (ioeventfd) or a vCPU
  * with vdev.lock held; the TAP and the QoS timer are watched by the I/O
- * thread, which takes the lock itself.
+ * thread, which takes the lock itself. One timer serves both a frame
+ * waiting for tokens and the arbiter's period.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +50,9 @@
 #define BUF_ROOM		(BUF_MAX + 4)	/* and an 802.1Q tag */
 #define RX_CHAINS		32	/* buffers one mergeable frame may take */
 #define CONFIG_LEN		10
+#define QOS_PERIOD_NS		100000000ull	/* 100 ms */
+#define TX_WAIT_MIN_NS		1000000ull	/* 1 ms */
+#define NEVER			UINT64_MAX
 
 struct virtio_net {
 	struct virtio_dev vdev;
@@ -48,6 +60,13 @@ struct virtio_net {
 	int tap, timer_fd;
 	struct net_policy pol;
 	struct net_bucket bucket;
+	/* the switch's arbiter, used from the I/O thread; NULL: max_bw alone */
+	struct qos *qos;
+	struct qos_claim claim;		/* min_bw, max_bw, weight 1 */
+	uint64_t capacity;		/* the switch's bits/s */
+	uint64_t qos_due;		/* next update, CLOCK_MONOTONIC ns */
+	uint64_t qos_last_ns, qos_last_bytes;
+	bool held;			/* the bucket held a frame since */
 	uint8_t config[CONFIG_LEN];
 	struct vmm_nic_stats st;	/* under vdev.lock */
 	/* a frame read from the TAP that waits for guest buffers */
@@ -57,10 +76,11 @@ struct virtio_net {
 	/* buffers taken for it so far (mergeable) */
 	int nrx;
 	struct vq_chain *rxc;
-	/* a frame the guest sent that waits for QoS tokens */
+	/* a frame the guest sent that waits for QoS tokens until tx_due */
 	uint8_t *txbuf;
 	struct vq_chain txc;
-	bool tx_pending, timer_armed;
+	bool tx_pending, tx_wait;
+	uint64_t tx_due;
 };
 
 static uint64_t
@@ -182,16 +202,39 @@ tap_ready(void *opaque)
 
 /* --- transmit: guest -> TAP -------------------------------------------- */
 
-static void
-arm_timer(struct virtio_net *n, uint64_t ns)
+/* the timer at the first of: tokens for the waiting frame, the next
+   QoS update; false if it could not be set */
+static bool
+arm_timer(struct virtio_net *n)
 {
-	struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) } };
+	uint64_t due = n->tx_wait ? n->tx_due : NEVER;
+	struct itimerspec its = { 0 };
 
+	if (n->qos != NULL && n->qos_due < due)
+		due = n->qos_due;
+	if (due == NEVER)
+		return true;
+	its.it_value.tv_sec = (time_t)(due / 1000000000ull);
+	its.it_value.tv_nsec = (long)(due % 1000000000ull);
 	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 		its.it_value.tv_nsec = 1;
-	if (timerfd_settime(n->timer_fd, 0, &its, NULL) == 0)
-		n->timer_armed = true;
+	return timerfd_settime(n->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0;
+}
+
+/* hold the frame back until the bucket has its tokens; at least
+   TX_WAIT_MIN_NS, so a port at its rate wakes for a few frames at a
+   time rather than for each (the bucket holds more than that much) */
+static void
+tx_hold(struct virtio_net *n, uint64_t now, uint64_t wait)
+{
+	if (wait < TX_WAIT_MIN_NS)
+		wait = TX_WAIT_MIN_NS;
 	n->st.throttled++;
+	n->held = true;
+	n->tx_wait = true;
+	n->tx_due = now + wait;
+	if (!arm_timer(n))
+		n->tx_wait = false;	/* the next kick tries again */
 }
 
 /* one frame the guest sent; false if QoS holds it back */
@@ -200,7 +243,7 @@ tx_one(struct virtio_net *n)
 {
 	uint32_t len = n->txc.out_len;
 	enum net_verdict v;
-	uint64_t wait = 0;
+	uint64_t wait = 0, now;
 	size_t wlen;
 
 	if (len < HDR_LEN + 14 || len > BUF_MAX) {
@@ -213,8 +256,9 @@ tx_one(struct virtio_net *n)
 		n->st.drops[v]++;
 		return true;
 	}
-	if (!net_bucket_take(&n->bucket, (uint64_t)(len - HDR_LEN) * 8, now_ns(), &wait)) {
-		arm_timer(n, wait);
+	now = now_ns();
+	if (!net_bucket_take(&n->bucket, (uint64_t)(len - HDR_LEN) * 8, now, &wait)) {
+		tx_hold(n, now, wait);
 		return false;
 	}
 	/* nothing was negotiated that the header could ask for */
@@ -234,7 +278,7 @@ tx_pump(struct virtio_net *n)
 {
 	bool pushed = false;
 
-	if (n->timer_armed)
+	if (n->tx_wait)
 		return;		/* the timer resumes us */
 	for (;;) {
 		if (!n->tx_pending) {
@@ -252,15 +296,122 @@ tx_pump(struct virtio_net *n)
 		virtq_notify_guest(&n->vdev, TXQ);
 }
 
+/* --- minimum bandwidth: the switch's QoS arbiter ----------------------- */
+
+/* the least rate a port is left with, so it can still say it wants more */
+static uint64_t
+arbiter_floor(uint64_t capacity)
+{
+	uint64_t f = capacity / 100;
+
+	return f < 100000 ? 100000 : f;
+}
+
+/* the bucket's rate for a grant: never under the floor nor over max_bw */
+static uint64_t
+arbiter_rate(const struct virtio_net *n, uint64_t grant)
+{
+	if (grant < arbiter_floor(n->capacity))
+		grant = arbiter_floor(n->capacity);
+	if (n->claim.limit != 0 && grant > n->claim.limit)
+		grant = n->claim.limit;
+	return grant;
+}
+
+/* a new rate for the bucket, keeping the tokens it has (up to the new
+   burst) */
+static void
+bucket_retune(struct net_bucket *b, uint64_t rate, uint64_t now)
+{
+	uint64_t wait, old = b->rate;
+	double tokens;
+
+	if (rate == old)
+		return;
+	net_bucket_take(b, 0, now, &wait);	/* refill at the old rate */
+	tokens = b->tokens;
+	net_bucket_init(b, rate, now);
+	if (old != 0 && tokens < b->tokens)
+		b->tokens = tokens;
+}
+
+/* what the port wants next period: all it can get if the bucket held
+   the guest back, else what it sent with a quarter more to grow into */
+static uint64_t
+arbiter_demand(struct virtio_net *n, uint64_t now)
+{
+	uint64_t dt = now - n->qos_last_ns, bits = (n->st.tx_bytes - n->qos_last_bytes) * 8;
+	uint64_t rate = dt ? (uint64_t)((double)bits * 1e9 / (double)dt) : 0;
+
+	if (n->held || n->tx_wait)
+		return QOS_UNBOUNDED;
+	return rate + rate / 4 + arbiter_floor(n->capacity);
+}
+
+/* the period's update; the table's lock is taken without vdev.lock, so
+   vCPUs kicking the queues never wait for other processes */
+static void
+arbiter_tick(struct virtio_net *n, uint64_t now)
+{
+	struct qos_claim c;
+	uint64_t rate;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	c = n->claim;
+	c.demand = arbiter_demand(n, now);
+	n->held = false;
+	n->qos_last_ns = now;
+	n->qos_last_bytes = n->st.tx_bytes;
+	n->qos_due = now + QOS_PERIOD_NS;
+	pthread_mutex_unlock(&n->vdev.lock);
+
+	rate = arbiter_rate(n, qos_update(n->qos, n->capacity, &c));
+
+	pthread_mutex_lock(&n->vdev.lock);
+	bucket_retune(&n->bucket, rate, now);
+	if (n->tx_wait)
+		n->tx_due = now;	/* the waiting frame tries the new rate */
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
 static void
 timer_fired(void *opaque)
 {
 	struct virtio_net *n = opaque;
+	uint64_t now = now_ns();
 
+	if (n->qos != NULL && now >= n->qos_due)
+		arbiter_tick(n, now);
 	pthread_mutex_lock(&n->vdev.lock);
-	n->timer_armed = false;
-	tx_pump(n);
+	if (n->tx_wait && now >= n->tx_due) {
+		n->tx_wait = false;
+		tx_pump(n);
+	}
+	arm_timer(n);
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/* a port on a switch of known capacity joins its arbiter; without one
+   (or if the table cannot be had) max_bw alone limits it */
+static void
+arbiter_join(struct virtio_net *n, const struct vmm_nic_config *nc)
+{
+	struct hv_err err;
+	uint64_t now = now_ns();
+
+	net_bucket_init(&n->bucket, nc->max_bw, now);
+	if (nc->capacity == 0 || nc->qos_home == NULL)
+		return;
+	if (qos_join(&n->qos, nc->qos_home, nc->qos_domain, nc->qos_key, &err) != 0) {
+		vmm_log(n->vdev.vm, "%s: minimum bandwidth not honoured: %s", n->vdev.name, err.msg);
+		return;
+	}
+	n->capacity = nc->capacity;
+	n->claim = (struct qos_claim){ .reserve = nc->min_bw, .limit = nc->max_bw, .weight = 1 };
+	/* demand 0 so far: the floor until the first period says more */
+	net_bucket_init(&n->bucket, arbiter_rate(n, qos_update(n->qos, n->capacity, &n->claim)), now);
+	n->qos_last_ns = now;
+	n->qos_due = now + QOS_PERIOD_NS;
 }
 
 /* --- device ------------------------------------------------------------ */
@@ -313,10 +464,10 @@ virtio_net_create(struct vmm *vm, const struct vmm_nic_config *nc,
 	if (n->rxbuf == NULL || n->txbuf == NULL || n->rxc == NULL)
 		return hv_fail(err, HV_EINTERNAL, "out of memory");
 	n->pol = nc->policy;
-	net_bucket_init(&n->bucket, nc->max_bw, now_ns());
 	n->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (n->timer_fd < 0)
 		return hv_fail(err, HV_EIO, "%s: timerfd: %s", name, strerror(errno));
+	arbiter_join(n, nc);
 	memcpy(n->config, nc->policy.mac, 6);
 	put_le16(n->config + 6, NET_S_LINK_UP);
 	put_le16(n->config + 8, 1);		/* max_virtqueue_pairs */
@@ -326,8 +477,8 @@ virtio_net_create(struct vmm *vm, const struct vmm_nic_config *nc,
 	n->vdev.config_len = CONFIG_LEN;
 	n->vdev.ops = &net_ops;
 	if (io_watch_raw(vm, n->tap, tap_ready, n) != 0 ||
-	    io_watch(vm, n->timer_fd, timer_fired, n) != 0)
-		return hv_fail(err, HV_EIO, "%s: cannot watch the TAP", name);
+	    io_watch(vm, n->timer_fd, timer_fired, n) != 0 || !arm_timer(n))
+		return hv_fail(err, HV_EIO, "%s: cannot watch the TAP or its timer", name);
 	return virtio_pci_add(vm, &n->vdev, 0x020000, &n->vp, err);
 }
 
@@ -341,6 +492,7 @@ virtio_net_destroy(struct virtio_net *n)
 		close(n->tap);
 	if (n->timer_fd >= 0)
 		close(n->timer_fd);
+	qos_leave(n->qos);
 	pthread_mutex_destroy(&n->vdev.lock);
 	free(n->rxbuf);
 	free(n->txbuf);

@@ -359,6 +359,8 @@ bar_io(void *opaque, uint64_t off, void *data, int len, bool write)
 	} else if (off >= OFF_DEVICE && off - OFF_DEVICE + len <= d->config_len) {
 		if (!write)
 			memcpy(data, d->config + off - OFF_DEVICE, len);
+		else if (d->ops && d->ops->config_write)
+			d->ops->config_write(d, (uint32_t)(off - OFF_DEVICE), data, len);
 	} else if (off >= OFF_MSIX && off < OFF_MSIX + sizeof vp->table) {
 		if (write)
 			msix_table_write(vp, off - OFF_MSIX, data, len);

@@ -70,6 +70,9 @@ struct virtio_ops {
 	void (*notify)(struct virtio_dev *d, int q);
 	/* the driver reset the device (queues are already cleared) */
 	void (*reset)(struct virtio_dev *d);
+	/* the driver wrote device config (d->lock held); NULL: read-only */
+	void (*config_write)(struct virtio_dev *d, uint32_t off,
+			     const void *data, int len);
 };
 
 struct virtio_dev {

@@ -24,6 +24,7 @@
 /* guest RAM: one mapping, at most two memslots around the hole */
 struct gmem {
 	uint8_t *host;
+	int page_fd;		/* smart paging's file, or -1 */
 	uint64_t size;		/* bytes of RAM */
 	uint64_t low;		/* bytes mapped at GPA 0 (<= MMIO_HOLE_START) */
 };
@@ -101,6 +102,7 @@ struct pci_bus;
 struct fw_cfg;
 struct virtio_blk;
 struct virtio_net;
+struct virtio_balloon;
 struct acpi_pm;
 struct acpi_config;
 
@@ -138,6 +140,7 @@ struct vmm {
 	struct virtio_blk *blk[VMM_MAX_DISKS];
 	int nnet;
 	struct virtio_net *net[VMM_MAX_NICS];
+	struct virtio_balloon *balloon;
 	struct acpi_pm *pm;
 
 	/* MSI routing: the whole table is sent on every change */

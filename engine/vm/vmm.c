@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "engine/vm/virtio-balloon.h"
 #include "engine/vm/virtio-blk.h"
 #include "engine/vm/virtio-net.h"
 #include "engine/vm/fw_cfg.h"
@@ -39,6 +40,8 @@ check_config(const struct vmm_config *c, struct hv_err *err)
 		return hv_fail(err, HV_EINVAL, "at most %d disks", VMM_MAX_DISKS);
 	if (c->nnics < 0 || c->nnics > VMM_MAX_NICS)
 		return hv_fail(err, HV_EINVAL, "at most %d network adapters", VMM_MAX_NICS);
+	if (c->balloon && c->balloon_bytes >= c->mem_bytes)
+		return hv_fail(err, HV_EINVAL, "the balloon cannot hold all of the VM's memory");
 	return 0;
 }
 
@@ -63,6 +66,7 @@ vmm_init_struct(struct vmm *vm, const struct vmm_config *c)
 
 	vm->cfg = *c;
 	vm->kvm_fd = vm->vm_fd = -1;
+	vm->mem.page_fd = -1;
 	vm->wait_fd = vm->console_rd = vm->console_wr = -1;
 	vm->epoll_fd = vm->io_stop_fd = -1;
 	vm->nvcpus = c->vcpus;
@@ -90,6 +94,8 @@ devices_setup(struct vmm *vm, struct hv_err *err)
 	for (i = 0; i < vm->cfg.nnics; i++)
 		if (virtio_net_create(vm, &vm->cfg.nics[i], err) != 0)
 			return -1;
+	if (vm->cfg.balloon && virtio_balloon_create(vm, vm->cfg.balloon_bytes, err) != 0)
+		return -1;
 	return 0;
 }
 
@@ -172,6 +178,7 @@ vmm_destroy(struct vmm *vm)
 		virtio_blk_destroy(vm->blk[i]);
 	for (i = 0; i < vm->nnet; i++)
 		virtio_net_destroy(vm->net[i]);
+	virtio_balloon_destroy(vm->balloon);
 	/* TAPs handed over that no adapter took yet */
 	for (i = vm->nnet; i < vm->cfg.nnics; i++)
 		if (vm->cfg.nics[i].tap_fd >= 0)
@@ -285,4 +292,27 @@ vmm_exit_reason_name(enum vmm_exit_reason r)
 	case VMM_EXIT_INTERNAL: return "internal-error";
 	}
 	return "?";
+}
+
+void
+vmm_balloon_set(struct vmm *vm, uint64_t bytes)
+{
+	if (vm->balloon != NULL)
+		virtio_balloon_set(vm->balloon, bytes);
+}
+
+void
+vmm_balloon_ask_stats(struct vmm *vm)
+{
+	if (vm->balloon != NULL)
+		virtio_balloon_ask_stats(vm->balloon);
+}
+
+void
+vmm_balloon_info(struct vmm *vm, struct vmm_balloon_info *info)
+{
+	memset(info, 0, sizeof *info);
+	info->stats_age_ms = -1;
+	if (vm->balloon != NULL)
+		virtio_balloon_info(vm->balloon, info);
 }

@@ -27,6 +27,7 @@
 
 #include "engine/err.h"
 #include "engine/net/filter.h"
+#include "engine/qos.h"
 
 #define VMM_MAX_VCPUS	64
 #define VMM_MAX_DISKS	16
@@ -39,6 +40,8 @@ struct vmm_disk_config {
 	const char *path;	/* any format engine/disk opens */
 	bool readonly;
 	char serial[21];	/* VIRTIO_BLK_T_GET_ID; "" = none */
+	uint64_t max_iops;	/* storage QoS: normalized 8 KiB IOs/s; 0: none */
+	uint64_t max_bw;	/* bytes/s; 0: unlimited */
 };
 
 /* a virtio-net adapter on a TAP the caller opened (IFF_TAP | IFF_NO_PI |
@@ -48,6 +51,28 @@ struct vmm_nic_config {
 	int tap_fd;
 	struct net_policy policy;	/* policy.mac is the adapter's MAC */
 	uint64_t max_bw;		/* bits per second, 0: unlimited */
+	/* minimum bandwidth: with the switch's capacity known, the adapter
+	   takes its share from the switch's QoS arbiter (engine/qos.h) every
+	   100 ms; capacity 0 leaves max_bw alone in charge */
+	uint64_t min_bw;		/* bits per second reserved under contention */
+	uint64_t capacity;		/* the switch's bits per second; 0: unknown */
+	const char *qos_home;		/* HV_HOME of the table; read in vmm_create */
+	char qos_domain[32];		/* "net-BRIDGE" */
+	char qos_key[QOS_KEY_MAX];	/* "VMUUID:nicN" */
+};
+
+/* the balloon's view: what the host asked, what the guest gave, and the
+   guest's own statistics (virtio VIRTIO_BALLOON_S_* tags) */
+#define VMM_BALLOON_NSTATS	10
+enum { VMM_BS_MEMFREE = 4, VMM_BS_MEMTOT = 5, VMM_BS_AVAIL = 6 };
+struct vmm_balloon_info {
+	bool present, driver_ok;
+	uint64_t target_bytes;		/* the host wants the balloon this big */
+	uint64_t actual_bytes;		/* the guest says it holds this much */
+	uint64_t stats[VMM_BALLOON_NSTATS];
+	unsigned stats_seen;		/* bit per tag the guest reported */
+	int64_t stats_age_ms;		/* -1: none yet */
+	uint64_t inflated_pages, deflated_pages, released_bytes;
 };
 
 struct vmm_config {
@@ -62,6 +87,14 @@ struct vmm_config {
 	struct vmm_disk_config disks[VMM_MAX_DISKS];
 	int nnics;
 	struct vmm_nic_config nics[VMM_MAX_NICS];
+	/* dynamic memory: a balloon holding this much at boot (RAM is the
+	   maximum memory; the startup memory is RAM minus this) */
+	bool balloon;
+	uint64_t balloon_bytes;
+	/* smart paging: [page_offset, +page_bytes) of RAM lives in this file
+	   (made, 0600) until vmm_unpage(); NULL: none */
+	const char *page_file;
+	uint64_t page_offset, page_bytes;
 };
 
 enum vmm_exit_reason {
@@ -86,6 +119,9 @@ struct vmm_disk_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, other;
 	uint64_t read_bytes, write_bytes;
 	uint64_t errors;	/* requests answered with IOERR/UNSUPP */
+	uint64_t normalized_ios;	/* storage QoS units (8 KiB) served */
+	uint64_t throttled;	/* times QoS held the queue back */
+	uint64_t throttled_ns;	/* and for how long, in all */
 };
 
 struct vmm_nic_stats {
@@ -131,8 +167,22 @@ int vmm_console_input(struct vmm *vm, const void *buf, size_t len);
 int vmm_wait_fd(struct vmm *vm);
 bool vmm_running(struct vmm *vm);
 
+/* dynamic memory: how big the balloon should be; ask for fresh guest
+   statistics; read it all (info->present false without a balloon) */
+void vmm_balloon_set(struct vmm *vm, uint64_t bytes);
+void vmm_balloon_ask_stats(struct vmm *vm);
+void vmm_balloon_info(struct vmm *vm, struct vmm_balloon_info *info);
+
+/* smart paging over: RAM backed by the paging file moves into memory (the
+   vCPUs pause for the copy) and the file is removed */
+int vmm_unpage(struct vmm *vm, struct hv_err *err);
+bool vmm_paging(struct vmm *vm);
+
 void vmm_exit_info(struct vmm *vm, struct vmm_exit *e);
 void vmm_stats(struct vmm *vm, struct vmm_stats *s);
+/* storage QoS: disk's IOPS rate now (the host arbiter's grant), never
+   above its configured maximum; 0: back to that maximum (or none) */
+int vmm_disk_set_iops(struct vmm *vm, int disk, uint64_t iops);
 const char *vmm_exit_name(int kvm_exit_reason);	/* "io", "mmio", ... */
 const char *vmm_exit_reason_name(enum vmm_exit_reason r); /* "poweroff" */
 

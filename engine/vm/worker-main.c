@@ -6,9 +6,10 @@
  * Started detached by hv_vm_start() (engine/lifecycle.c). It holds
  * run/NAME.lock for its whole life (how readers tell a live worker from a
  * dead one), serves run/NAME.sock (0600, one JSON object a line: status,
- * stats, pause, resume, stop, shutdown, console), keeps the serial
- * console in a ring buffer and log/NAME.console.log, and records the VM's
- * state in the inventory. One epoll loop (redis's ae idea); the vCPU
+ * stats, pause, resume, stop, shutdown, flush, sample, console), keeps
+ * the serial console in a ring buffer and log/NAME.console.log, and
+ * records the VM's state (and every 5 s a resource sample) in the
+ * inventory. One epoll loop (redis's ae idea); the vCPU
  * threads live in the VMM and only run KVM_RUN and device code.
  */
 #include <cjson/cJSON.h>
@@ -31,7 +32,10 @@
 #include <unistd.h>
 
 #include "engine/hv.h"
+#include "engine/hv-int.h"	/* config_load: the worker reads hv.conf itself */
 #include "engine/net/net.h"
+#include "engine/vm/disk-arbiter.h"
+#include "engine/vm/mem-arbiter.h"
 #include "engine/vm/vmm.h"
 
 #define RING_SIZE	(64 * 1024)
@@ -59,8 +63,13 @@ struct worker {
 	const char *home;
 	bool open_failed;	/* the inventory thread could not open it */
 	struct hv_err open_err;
-	int tick_fd;		/* metering: counters to the inventory */
+	int tick_fd;		/* a second: dynamic memory, metering */
+	int64_t started_ms;	/* unix ms: resource samples count from here */
+	unsigned ticks;
 	struct vmm_nic_stats metered[VMM_MAX_NICS];	/* what it has so far */
+	struct disk_arbiter *arb;	/* storage QoS shared with the host's VMs */
+	struct mem_arbiter *mem;	/* dynamic memory, budget, smart paging */
+	uint64_t budget;		/* hv.conf memory.budget */
 };
 
 #define METER_SECONDS	5
@@ -114,6 +123,67 @@ meter_flush(struct worker *w)
 		}
 		w->metered[i] = *n;
 	}
+}
+
+/* --- memory (engine/vm/mem-arbiter.c) -------------------------------- */
+
+static void
+memory_tick(struct worker *w)
+{
+	char event[256];
+
+	if (w->mem == NULL || w->vmm == NULL)
+		return;
+	mem_arbiter_tick(w->mem, w->vmm, event, sizeof event);
+	if (event[0] && w->hv != NULL) {
+		logf_("%s", event);
+		hv_event_add(w->hv, w->vm.name, "%s", event);
+	}
+}
+
+/* --- resource samples (Measure-VM: hv vm metrics) ---------------------- */
+
+static int64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* record this run's cumulative counters and the memory now (as stats) */
+static void
+sample_take(struct worker *w)
+{
+	struct hv_vm_sample smp = { .started = w->started_ms, .mem_assigned = w->vm.memory };
+	struct vmm_stats s;
+	struct hv_err err;
+
+	if (w->vmm == NULL || w->hv == NULL)
+		return;
+	vmm_stats(w->vmm, &s);
+	smp.time = clock_ns(CLOCK_REALTIME) / 1000000;
+	smp.cpu_ns = (uint64_t)clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	for (int i = 0; i < s.ndisks; i++) {
+		smp.disk_read_bytes += s.disks[i].read_bytes;
+		smp.disk_write_bytes += s.disks[i].write_bytes;
+		smp.disk_ios += s.disks[i].reads + s.disks[i].writes;
+		smp.disk_normalized_ios += s.disks[i].normalized_ios;
+	}
+	for (int i = 0; i < s.nnics; i++) {
+		smp.net_rx_bytes += s.nics[i].rx_bytes;
+		smp.net_tx_bytes += s.nics[i].tx_bytes;
+	}
+	if (w->mem != NULL) {	/* what stats says, from the memory arbiter */
+		cJSON *m = mem_arbiter_json(w->mem, w->vmm);
+
+		smp.mem_assigned = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "assigned"));
+		smp.mem_demand = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "demand"));
+		cJSON_Delete(m);
+	}
+	if (hv_vm_sample_add(w->hv, w->vm.uuid, &smp, &err) != 0)
+		logf_("metering sample: %s", err.msg);
 }
 
 /* --- console ----------------------------------------------------------- */
@@ -246,6 +316,8 @@ stats_json(struct worker *w)
 		cJSON_AddNumberToObject(o, "flush_requests", (double)s.disks[i].flushes);
 		cJSON_AddNumberToObject(o, "discard_requests", (double)s.disks[i].discards);
 		cJSON_AddNumberToObject(o, "errors", (double)s.disks[i].errors);
+		cJSON_AddNumberToObject(o, "normalized_ios", (double)s.disks[i].normalized_ios);
+		cJSON_AddNumberToObject(o, "throttled", (double)s.disks[i].throttled);
 		cJSON_AddItemToArray(d, o);
 	}
 	d = cJSON_AddArrayToObject(j, "nics");
@@ -267,6 +339,8 @@ stats_json(struct worker *w)
 			cJSON_AddNumberToObject(dr, net_verdict_name((enum net_verdict)v), (double)n->drops[v]);
 		cJSON_AddItemToArray(d, o);
 	}
+	if (w->mem != NULL)
+		cJSON_AddItemToObject(j, "memory", mem_arbiter_json(w->mem, w->vmm));
 	cJSON_AddNumberToObject(j, "device_resets", (double)s.needs_reset);
 	cJSON_AddNumberToObject(j, "console_bytes", (double)w->ring_head);
 	return j;
@@ -319,6 +393,9 @@ handle_request(struct worker *w, struct client *c, const char *line)
 			reply_ok(c);
 	} else if (strcmp(what, "flush") == 0) {
 		meter_flush(w);	/* hv vm metrics reads fresh totals */
+		reply_ok(c);
+	} else if (strcmp(what, "sample") == 0) {
+		sample_take(w);	/* and a fresh resource sample */
 		reply_ok(c);
 	} else if (strcmp(what, "console") == 0) {
 		reply_ok(c);
@@ -479,15 +556,19 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.initrd = vm->initrd[0] ? vm->initrd : NULL;
 	cfg.cmdline = vm->cmdline;
 	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS */
+	if (mem_arbiter_open(&w->mem, w->home, vm, w->budget, &cfg, err) != 0)
+		return -1;
 	cfg.ndisks = vm->ndisks;
 	for (int i = 0; i < vm->ndisks; i++) {
 		cfg.disks[i].path = vm->disks[i];
 		snprintf(cfg.disks[i].serial, sizeof cfg.disks[i].serial, "hv-%.8s-%d", vm->uuid,
 			 i % HV_MAX_DISKS);
+		cfg.disks[i].max_iops = vm->disk_qos[i].max_iops;
+		cfg.disks[i].max_bw = vm->disk_qos[i].max_bw;
 	}
 	/* each adapter a port of its switch: a TAP on the switch's bridge */
 	for (int i = 0; i < vm->nnics; i++) {
-		if (net_port_open(vm->name, i, &vm->nics[i], &cfg.nics[i], err) != 0) {
+		if (net_port_open(w->home, vm, i, &cfg.nics[i], err) != 0) {
 			for (int k = 0; k < i; k++)
 				close(cfg.nics[k].tap_fd);
 			return -1;
@@ -532,6 +613,14 @@ setup(struct worker *w, const char *home, const char *name, int vm_fd,
 	}
 	if (take_lock(w, err) != 0)
 		return -1;
+	{
+		/* the host's memory budget decides smart paging before RAM exists */
+		struct hv_config c;
+		struct hv_err e2;
+
+		if (config_load(&c, home, &e2) == 0)
+			w->budget = c.memory_budget;
+	}
 	/*
 	 * Opening the inventory and recording Starting run beside the VM's
 	 * construction (together they are a third of the time to the guest's
@@ -572,14 +661,22 @@ setup(struct worker *w, const char *home, const char *name, int vm_fd,
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->console_fd, &ev);
 	ev.data.ptr = &w->wait_fd;
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wait_fd, &ev);
-	if (w->vm.nnics > 0) {
-		struct itimerspec its = { { METER_SECONDS, 0 }, { METER_SECONDS, 0 } };
+	{	/* memory, metering and resource samples */
+		struct itimerspec its = { { 1, 0 }, { 1, 0 } };
 
 		w->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (w->tick_fd >= 0 && timerfd_settime(w->tick_fd, 0, &its, NULL) == 0) {
 			ev.data.ptr = &w->tick_fd;
 			epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tick_fd, &ev);
 		}
+	}
+	/* storage QoS: without the arbiter each disk keeps its maximum */
+	if (disk_arbiter_open(&w->arb, home, &w->vm, (uint64_t)hv_config(w->hv)->storage_iops_capacity,
+			      w->vmm, err) != 0) {
+		logf_("storage QoS: %s", err->msg);
+	} else if (w->arb != NULL) {
+		ev.data.ptr = &w->arb;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, disk_arbiter_fd(w->arb), &ev);
 	}
 	return 0;
 }
@@ -624,8 +721,15 @@ run(struct worker *w)
 			} else if (p == &w->tick_fd) {
 				uint64_t ticks;
 
-				if (read(w->tick_fd, &ticks, sizeof ticks) > 0)
-					meter_flush(w);
+				if (read(w->tick_fd, &ticks, sizeof ticks) > 0) {
+					memory_tick(w);
+					if (++w->ticks % METER_SECONDS == 0) {
+						meter_flush(w);
+						sample_take(w);
+					}
+				}
+			} else if (p == &w->arb) {
+				disk_arbiter_tick(w->arb);
 			} else if (p == &w->sig_fd) {
 				snprintf(w->exit_why, sizeof w->exit_why, "worker signalled: turned off");
 				w->quit = true;
@@ -652,6 +756,7 @@ main(int argc, char **argv)
 	int ready_fd = -1, vm_fd = -1;
 
 	memset(&w, 0, sizeof w);
+	w.started_ms = clock_ns(CLOCK_REALTIME) / 1000000;
 	w.listen_fd = w.sig_fd = w.console_fd = w.wait_fd = w.epfd = w.log_fd = w.tick_fd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		w.clients[i].fd = -1;
@@ -686,6 +791,17 @@ main(int argc, char **argv)
 	}
 	set_state(&w, "Running", NULL);
 	hv_event_add(w.hv, w.vm.name, "started (worker pid %d)", (int)getpid());
+	{
+		uint64_t bytes;
+		const char *file;
+		char sz[32];
+
+		if (mem_arbiter_paging(w.mem, &bytes, &file)) {
+			hv_format_size(bytes, sz, sizeof sz);
+			hv_event_add(w.hv, w.vm.name, "smart paging: %s of startup memory in %s "
+				     "until the host's memory budget has it", sz, file);
+		}
+	}
 	logf_("VM %s running", w.vm.name);
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "ok %d\n", (int)getpid());
@@ -694,6 +810,9 @@ main(int argc, char **argv)
 	run(&w);
 	logf_("VM %s stopping: %s", w.vm.name, w.exit_why);
 	vmm_stop(w.vmm);
+	sample_take(&w);	/* the last one, while the memory arbiter is there */
+	disk_arbiter_close(w.arb);
+	mem_arbiter_close(w.mem);
 	meter_flush(&w);
 	vmm_destroy(w.vmm);
 	unlink(w.sock_path);

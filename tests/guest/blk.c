@@ -1,7 +1,8 @@
 /*
  * blk.c - the virtio-blk commands: blk-write / blk-read (the pattern of
  * pattern.h, up to 64 KiB a request, several in flight), blk-flush,
- * blk-bench (4 KiB random reads) and hostile (malformed chains).
+ * blk-bench (random reads, 4 KiB or sectors=N) and hostile (malformed
+ * chains).
  *
  * Each request slot k owns descriptors 3k (header), 3k+1 (data) and 3k+2
  * (status), so the used id says which slot finished: no free list.
@@ -332,12 +333,13 @@ cmd_blk_bench(const char *args)
 	struct blk *b = blk_get("blk-bench", args);
 	uint64_t secs = arg_u64_or(args, "seconds", 5);
 	uint64_t depth = arg_u64_or(args, "depth", 1), rng = 0x2545F4914F6CDD1Dull;
+	uint64_t sectors = arg_u64_or(args, "sectors", 8);	/* a request */
 	uint64_t blocks, done = 0, t0, end, t1;
 	int k, inflight = 0;
 
 	if (!b)
 		return -1;
-	blocks = b->capacity / 8;
+	blocks = sectors && sectors <= REQ_SECTORS ? b->capacity / sectors : 0;
 	if (!blocks || !secs || !depth) {
 		pr("blk-bench: error disk too small or bad arguments\n");
 		return -1;
@@ -350,7 +352,8 @@ cmd_blk_bench(const char *args)
 		bool more = now_us() < end, pushed = false;
 
 		while (more && (k = free_slot(b, (int)depth)) >= 0) {
-			slot_submit(b, k, BLK_T_IN, xorshift(&rng) % blocks * 8, 8);
+			slot_submit(b, k, BLK_T_IN, xorshift(&rng) % blocks * sectors,
+				    (uint32_t)sectors);
 			inflight++;
 			pushed = true;
 		}

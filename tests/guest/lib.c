@@ -492,9 +492,14 @@ delay_us(uint64_t us)
 		cpu_relax();
 }
 
-/* ---- physical memory: a bump allocator with marks ---- */
+/*
+ * ---- physical memory: a bump allocator with marks ----
+ * Allocations grow up from mem_start; the balloon takes whole pages off
+ * the top (mem_end) and gives them back there, so what it holds is always
+ * [mem_end, mem_max).
+ */
 
-static uint64_t mem_start, mem_cur, mem_end;
+static uint64_t mem_start, mem_cur, mem_end, mem_max;
 
 void
 mem_init(uint64_t start, uint64_t end)
@@ -503,6 +508,7 @@ mem_init(uint64_t start, uint64_t end)
 	mem_end = end & ~(PAGE_SIZE - 1);
 	if (mem_end < mem_start)
 		mem_end = mem_start;
+	mem_max = mem_end;
 }
 
 void *
@@ -537,4 +543,32 @@ uint64_t
 mem_free_bytes(void)
 {
 	return mem_end - mem_cur;
+}
+
+uint64_t
+mem_top(void)
+{
+	return mem_end;
+}
+
+/* up to pages whole free pages off the top; returns how many it took */
+uint64_t
+mem_shrink(uint64_t pages)
+{
+	uint64_t low = (mem_cur + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	uint64_t avail = mem_end > low ? (mem_end - low) / PAGE_SIZE : 0;
+
+	if (pages > avail)
+		pages = avail;
+	mem_end -= pages * PAGE_SIZE;
+	return pages;
+}
+
+/* the lowest pages taken by mem_shrink() come back */
+void
+mem_grow(uint64_t pages)
+{
+	uint64_t room = (mem_max - mem_end) / PAGE_SIZE;
+
+	mem_end += (pages < room ? pages : room) * PAGE_SIZE;
 }

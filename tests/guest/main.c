@@ -7,8 +7,13 @@
  * Command line: commands separated by ';', each "NAME key=value ...":
  *   ready                          print "probe: ready", idle at the end
  *   blk-write dev= start= count= seed=   blk-read (same)   blk-flush dev=
- *   blk-bench dev= seconds= depth=       hostile dev=
- *   mem-touch mb=N                 mem-free
+ *   blk-bench dev= seconds= depth= [sectors=]   hostile dev=
+ *   mem-touch mb=N [wait=MS]       take and touch N MiB; short because the
+ *                                  balloon holds pages: poll it up to MS ms
+ *                                  (30000), then DEFLATE_ON_OOM if offered
+ *   mem-free                       give back what mem-touch took
+ *   mem-report                     total, free, ballooned and used MiB
+ *   balloon-up                     virtio-balloon (balloon.c), polled in idle
  *   fault kind=pf|ud|gp            take that exception (tests the report)
  *   acpi                           what the ACPI tables say
  *   acpi-off                       power off through PM1a_CNT (S5)
@@ -291,7 +296,7 @@ pool_init(void)
 			map_range(memmap[i].addr, memmap[i].size, 0x87);
 }
 
-static uint64_t
+uint64_t
 ram_bytes(void)
 {
 	uint64_t sum = 0;
@@ -313,31 +318,77 @@ cmd_ready(const char *args)
 	return 0;
 }
 
+/*
+ * Take one chunk of up to 16 MiB, as an OS does: what is free first; when
+ * nothing is, wait for the host to shrink the balloon (the guest's stats
+ * show the pressure), and after wait_ms take pages back from the balloon
+ * (deflate on OOM). NULL when even that cannot give any.
+ */
+static void *
+mem_chunk(uint64_t *bytes, uint64_t wait_ms, uint64_t *waited_us)
+{
+	uint64_t t0 = now_us(), free;
+	void *m;
+
+	for (;;) {
+		free = mem_free_bytes() & ~(uint64_t)(PAGE_SIZE - 1);
+		if (free >= PAGE_SIZE) {
+			if (*bytes > free)
+				*bytes = free;
+			if ((m = mem_alloc(*bytes, PAGE_SIZE)) != NULL)
+				break;
+		}
+		if (balloon_pages() == 0)
+			return NULL;
+		if (*waited_us + (now_us() - t0) >= wait_ms * 1000) {
+			if (!balloon_reclaim(*bytes / PAGE_SIZE + 1))
+				return NULL;
+			continue;
+		}
+		balloon_poll();
+		cpu_relax();
+	}
+	*waited_us += now_us() - t0;
+	return m;
+}
+
 static int
 cmd_mem_touch(const char *args)
 {
-	uint64_t mb, p, mark = mem_mark();
-	uint8_t *m;
+	uint64_t mb, mark = mem_mark(), wait_ms, waited_us = 0, done = 0;
 
 	if (!arg_u64(args, "mb", &mb) || mb > (1ull << 20)) {
-		pr("mem: error usage: mem-touch mb=N\n");
+		pr("mem: error usage: mem-touch mb=N [wait=MS]\n");
 		return -1;
 	}
-	m = mem_alloc(mb * MB, 2 * MB);
-	if (!m) {
-		pr("mem: error only %lu MiB free\n",
-		   (unsigned long)(mem_free_bytes() / MB));
+	wait_ms = arg_u64_or(args, "wait", 30000);
+	if (mb * MB > mem_free_bytes() + balloon_pages() * PAGE_SIZE) {
+		pr("mem: error only %lu MiB free waited_ms=0\n",
+		   (unsigned long)((mem_free_bytes() + balloon_pages() * PAGE_SIZE) / MB));
 		return -1;
 	}
-	for (p = 0; p < mb * MB; p += PAGE_SIZE)
-		m[p] = (uint8_t)(p >> 12) | 1;
+	while (done < mb * MB) {
+		uint64_t chunk = mb * MB - done < 16 * MB ? mb * MB - done : 16 * MB;
+		uint8_t *m = mem_chunk(&chunk, wait_ms, &waited_us);
+
+		if (m == NULL) {
+			mem_release(mark);
+			pr("mem: error only %lu MiB free waited_ms=%lu\n",
+			   (unsigned long)(done / MB), (unsigned long)(waited_us / 1000));
+			return -1;
+		}
+		for (uint64_t p = 0; p < chunk; p += PAGE_SIZE)
+			m[p] = (uint8_t)((done + p) >> 12) | 1;
+		done += chunk;
+		balloon_poll();
+	}
 	if (!mem_touched) {
 		mem_touch_mark = mark;
 		mem_touched = true;
 	}
-	pr("mem: used_mb=%lu free_mb=%lu\n",
+	pr("mem: used_mb=%lu free_mb=%lu waited_ms=%lu\n",
 	   (unsigned long)((mem_mark() - mem_touch_mark) / MB),
-	   (unsigned long)(mem_free_bytes() / MB));
+	   (unsigned long)(mem_free_bytes() / MB), (unsigned long)(waited_us / 1000));
 	return 0;
 }
 
@@ -348,6 +399,22 @@ cmd_mem_free(const char *args)
 		mem_release(mem_touch_mark);
 	mem_touched = false;
 	pr("mem: used_mb=0 free_mb=%lu\n", (unsigned long)(mem_free_bytes() / MB));
+	return 0;
+}
+
+static int
+cmd_mem_report(const char *args)
+{
+	uint64_t total = ram_bytes(), free, held, used;
+
+	balloon_poll();
+	free = mem_free_bytes();
+	held = balloon_pages() * PAGE_SIZE;
+	used = total > free + held ? total - free - held : 0;
+	pr("mem-report: ok total_mb=%lu free_mb=%lu ballooned_mb=%lu "
+	   "used_mb=%lu\n", (unsigned long)(total / MB),
+	   (unsigned long)(free / MB), (unsigned long)(held / MB),
+	   (unsigned long)(used / MB));
 	return 0;
 }
 
@@ -387,6 +454,8 @@ static const struct {
 	{ "hostile", cmd_hostile },
 	{ "mem-touch", cmd_mem_touch },
 	{ "mem-free", cmd_mem_free },
+	{ "mem-report", cmd_mem_report },
+	{ "balloon-up", cmd_balloon_up },
 	{ "fault", cmd_fault },
 	{ "acpi", cmd_acpi },
 	{ "acpi-off", cmd_acpi_off },
@@ -444,6 +513,7 @@ idle(int status)
 	for (;;) {
 		int ch;
 
+		balloon_poll();
 		if (acpi_power_button()) {	/* what an OS does: shut down */
 			pr("probe: power button\n");
 			pr("probe: shutdown\n");

@@ -6,6 +6,7 @@
  * pci.c: PCI bus 0 scan through 0xCF8/0xCFC, BARs, capability walk.
  * virtio.c: the modern virtio-pci transport and split virtqueues (polled).
  * blk.c: the blk-* and hostile commands.
+ * balloon.c: virtio-balloon (polled): balloon-up, idle and mem-touch polling.
  * net.c: virtio-net (polled rx/tx queues), net-up, net-stats, idle polling.
  * net-ip.c: ARP, IPv4, ICMP echo, UDP echo/send/stream/sink, icmp-ping.
  * net-forge.c: frames a rogue guest would send (DHCP offer, RA, MAC spoof).
@@ -100,9 +101,14 @@ void *mem_alloc(uint64_t bytes, uint64_t align);	/* NULL: none left */
 uint64_t mem_mark(void);
 void mem_release(uint64_t mark);
 uint64_t mem_free_bytes(void);
+/* the balloon's side: whole pages off the pool's top and back */
+uint64_t mem_top(void);			/* end of the pool; taken pages above */
+uint64_t mem_shrink(uint64_t pages);	/* takes up to pages; how many it took */
+void mem_grow(uint64_t pages);		/* gives back the lowest taken pages */
 
 /* ---- main.c ---- */
 extern uint64_t ram_top;	/* highest RAM address + 1 */
+uint64_t ram_bytes(void);	/* all the E820 RAM the probe sees */
 int pt_map_high(uint64_t phys, uint64_t len);	/* uncached, 2 MiB pages */
 bool low_range_ok(uint64_t addr, uint64_t len);	/* in the cacheable map */
 void idle_halt(void);		/* sti; hlt in ring 0 until an interrupt */
@@ -173,6 +179,7 @@ int pci_enable(struct pci_dev *d);	/* assign BARs, map, bus master */
 /* ---- virtio.c ---- */
 #define VIRTIO_ID_NET		1
 #define VIRTIO_ID_BLOCK		2
+#define VIRTIO_ID_BALLOON	5
 
 #define VIRTQ_DESC_F_NEXT	1
 #define VIRTQ_DESC_F_WRITE	2
@@ -244,6 +251,12 @@ int cmd_blk_read(const char *args);
 int cmd_blk_flush(const char *args);
 int cmd_blk_bench(const char *args);
 int cmd_hostile(const char *args);
+
+/* ---- balloon.c ---- */
+void balloon_poll(void);		/* idle() and long commands call it */
+uint64_t balloon_pages(void);		/* 4 KiB pages off the pool */
+uint64_t balloon_reclaim(uint64_t pages);	/* DEFLATE_ON_OOM; how many */
+int cmd_balloon_up(const char *args);
 
 /* ---- byte order on the wire ---- */
 static inline uint16_t get_be16(const uint8_t *p)

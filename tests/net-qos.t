@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Minimum bandwidth under contention: two probe VMs on an internal switch
+# of 100 Mbit/s, one reserving 70 and the other 10, both sending UDP flat
+# out at once to sinks on the host; each gets at least (90% of) its
+# reserve and together no more than the switch carries. Alone, the one
+# with the small reserve gets most of the switch. Also: the switch's
+# bandwidth in switch create/show/list, and the warning for a reserve on
+# a switch of unknown bandwidth. Network namespace as in tests/net-vm.t.
+. "$(dirname "$0")/lib.sh"
+PROBE=${B:-$TOP/build}/guest/probe.elf
+HOSTPY=$TOP/tests/net-host.py
+[ "$(id -u)" = 0 ] || skip_all "switches, TAPs and namespaces need root"
+[ -w /dev/kvm ] || skip_all "no /dev/kvm"
+[ -f "$PROBE" ] || skip_all "probe guest not built ($PROBE)"
+[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+command -v ip >/dev/null || skip_all "ip (iproute2) is not installed"
+command -v python3 >/dev/null || skip_all "python3 is not installed"
+
+NS=hvqos-$$
+nsx() { ip netns exec "$NS" "$@"; }
+hvx() { nsx "$HV" "$@"; }
+cleanup() {
+	for v in $(hvx vm list --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(v["name"] for v in json.load(sys.stdin)))' 2>/dev/null); do
+		hvx vm stop "$v" >/dev/null 2>&1
+	done
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+ip netns add "$NS" || skip_all "cannot create a network namespace"
+nsx ip link set lo up
+
+host() { nsx python3 "$HOSTPY" "$@"; }
+bg_host() {	# name args...: in the background, output in $TMP/name.out
+	rm -f "$TMP/$1.rdy"
+	nsx python3 "$HOSTPY" "${@:2}" "$TMP/$1.rdy" >"$TMP/$1.out" 2>&1 &
+	for _ in $(seq 1 50); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
+}
+bg_result() {	# name: wait for its line
+	for _ in $(seq 1 150); do grep -q . "$TMP/$1.out" 2>/dev/null && break; sleep 0.1; done
+	cat "$TMP/$1.out"
+}
+mbit_of() { bg_result "$1" | grep -o 'mbit=[0-9.]*' | cut -d= -f2; }
+# a VM with the probe: name cmdline nic-options...
+probe_vm() {
+	local name=$1 cmd=$2; shift 2
+	hvx vm create "$name" --memory 64M --kernel "$PROBE" --cmdline "$cmd" >/dev/null &&
+		hvx vm nic add "$name" "$@" >/dev/null &&
+		hvx vm start "$name" >/dev/null &&
+		wait_console "$name" 'probe: ready' 20
+}
+run_hv() { out=$(hvx "$@" 2>"$TMP/stderr"); rc=$?; err=$(cat "$TMP/stderr"); }
+at_least() { python3 -c "import sys; sys.exit(not float('${1:-0}') >= $2)"; echo $?; }
+stream() {	# vm port seconds: start it, do not wait
+	host console "$HV_HOME/run/$1.sock" "udp-stream dst=10.9.0.1 port=$2 seconds=$3 size=1400"
+}
+# two sinks at once: each port's payload rate between its first and last
+# datagram, and both together over the span of the two (streams that
+# start a moment apart have each a moment alone)
+cat >"$TMP/sink2.py" <<'PY'
+import select, socket, sys, time
+addr, ports, secs, ready = sys.argv[1], [int(p) for p in sys.argv[2:4]], float(sys.argv[4]), sys.argv[5]
+socks = []
+for p in ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((addr, p))
+    s.setblocking(False)
+    socks.append(s)
+open(ready, "w").close()
+nbytes, first, last = [0, 0], [None, None], [None, None]
+end = time.time() + secs
+while time.time() < end:
+    for s in select.select(socks, [], [], 0.2)[0]:
+        i = socks.index(s)
+        while True:
+            try:
+                d = s.recv(4000)
+            except BlockingIOError:
+                break
+            t = time.monotonic()
+            first[i] = first[i] or t
+            last[i] = t
+            nbytes[i] += len(d)
+def mbit(b, t0, t1):
+    return b * 8 / (t1 - t0) / 1e6 if t0 and t1 and t1 > t0 else 0
+print("a=%.1f b=%.1f sum=%.1f" % (mbit(nbytes[0], first[0], last[0]), mbit(nbytes[1], first[1], last[1]),
+      mbit(sum(nbytes), min(f or 1e18 for f in first), max(l or 0 for l in last))))
+PY
+
+# 1. a switch's bandwidth, and a reserve on a switch without one
+run_hv switch create qsw --type internal --host-ip 10.9.0.1/24 --bandwidth 100M
+ok $rc "an internal switch of 100 Mbit/s ($err)"
+is "$out" "created internal switch qsw (bridge hv-qsw, bandwidth 100M)" "create says its bandwidth"
+run_hv switch show qsw --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["bandwidth"], j["capacity"])')" \
+	"100000000 100000000" "switch show --json: bandwidth and capacity"
+run_hv switch show qsw
+printf '%s\n' "$out" | grep -q '^Bandwidth: *100M, minimum bandwidth reserved out of it$'; ok $? "switch show says it"
+run_hv switch list
+printf '%s\n' "$out" | grep -q '^qsw  *internal  *hv-qsw  *up  *100M '; ok $? "switch list has a BANDWIDTH column"
+run_hv switch create bad --type private --bandwidth fast
+is "$rc" 2 "--bandwidth fast is a usage error"
+run_hv switch create nocap --type private
+run_hv vm create w --memory 64M --kernel "$PROBE"
+run_hv vm nic add w --switch nocap --min-bandwidth 10M
+ok $rc "a reserve on a switch of unknown bandwidth is recorded"
+is "$err" "hv: warning: switch nocap has no known bandwidth, so minimum bandwidth is recorded but not enforced (give the switch one: hv switch create --bandwidth BITS)" \
+	"with one warning line on stderr"
+run_hv vm nic set w 0 --min-bandwidth 20M
+ok $([ $rc = 0 ] && printf '%s' "$err" | grep -q '^hv: warning: switch nocap '; echo $?) "and when vm nic set changes it"
+run_hv vm nic add w --switch qsw --min-bandwidth 10M
+is "$rc:$err" "0:" "none on a switch with a bandwidth"
+run_hv switch show nocap
+printf '%s\n' "$out" | grep -q '^Bandwidth: *unknown'; ok $? "switch show: unknown bandwidth"
+
+# 2. contention: 70 and 10 reserved out of 100, both flat out
+probe_vm a "net-up ip=10.9.0.2/24; ready" --switch qsw --min-bandwidth 70M &&
+	probe_vm b "net-up ip=10.9.0.3/24; ready" --switch qsw --min-bandwidth 10M
+ok $? "VMs a (70M reserved) and b (10M) on qsw are ready" || diag "$(log_of a)" "$(log_of b)"
+[ -f "$HV_HOME/run/qos/net-hv-qsw" ]; ok $? "their ports share run/qos/net-hv-qsw"
+rm -f "$TMP/s2.rdy"
+nsx python3 "$TMP/sink2.py" 10.9.0.1 5020 5021 7 "$TMP/s2.rdy" >"$TMP/s2.out" 2>&1 &
+for _ in $(seq 1 50); do [ -e "$TMP/s2.rdy" ] && break; sleep 0.1; done
+stream a 5020 4 & pa=$!
+stream b 5021 4 & pb=$!
+wait $pa $pb
+r=$(bg_result s2)
+ma=$(printf '%s' "$r" | grep -o 'a=[0-9.]*' | cut -d= -f2)
+mb=$(printf '%s' "$r" | grep -o 'b=[0-9.]*' | cut -d= -f2)
+ms=$(printf '%s' "$r" | grep -o 'sum=[0-9.]*' | cut -d= -f2)
+# payload rates: 1400 bytes of payload are 1442 on the wire
+ok $(at_least "$ma" 63) "a gets at least 90% of its 70 Mbit/s: ${ma:-?} Mbit/s"
+ok $(at_least "$mb" 9) "b gets at least 90% of its 10 Mbit/s: ${mb:-?} Mbit/s"
+ok $(python3 -c "import sys; sys.exit(not 0 < float('${ms:-999}') <= 110)"; echo $?) \
+	"together no more than the switch: ${ms:-?} Mbit/s"
+for _ in $(seq 1 50); do log_of a | grep -q '^udp-stream: ' && log_of b | grep -q '^udp-stream: ' && break; sleep 0.1; done
+ran="$(log_of a | grep -c '^udp-stream: ok')$(log_of b | grep -c '^udp-stream: ok')"
+is "$ran" 11 "both streams ran their 4 s"
+[ "$ran" = 11 ] || diag "a: $(log_of a | grep '^udp-stream')" "b: $(log_of b | grep '^udp-stream')"
+
+# 3. b alone takes what a leaves
+bg_host sb2 serve 10.9.0.1 5022 6 sink
+stream b 5022 3
+mb=$(mbit_of sb2)
+ok $(at_least "$mb" 80) "alone, b gets most of the 100 Mbit/s: ${mb:-?} Mbit/s"
+run_hv vm show b --json
+ok $(printf '%s' "$out" | python3 -c 'import json,sys; sys.exit(not json.load(sys.stdin)["runtime"]["nics"][0]["throttled"] > 0)'; echo $?) \
+	"its port counts the times QoS held it back"
+hvx vm stop a >/dev/null; hvx vm stop b >/dev/null
+done_testing
