@@ -179,7 +179,7 @@ ioeventfd_set(struct virtio_pci *vp, struct vp_queue *k, uint32_t bar,
 		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 
-	if (k->assigned == assign)
+	if (k->assigned == assign || k->fd < 0)
 		return;
 	if (ioctl(vp->vm->vm_fd, KVM_IOEVENTFD, &io) == 0)
 		k->assigned = assign;
@@ -438,6 +438,10 @@ wire(struct virtio_pci *vp, struct hv_err *err)
 	for (q = 0; q < vp->d->nqueues; q++) {
 		struct vp_queue *k = &vp->kick[q];
 
+		if (vp->d->vcpu_kicks & 1u << q) {
+			k->fd = -1;	/* served on the vCPU that kicks */
+			continue;
+		}
 		k->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (k->fd < 0 || io_watch(vm, k->fd, kick_fd, k) != 0)
 			return hv_fail(err, HV_EIO, "%s: queue eventfd: %s",

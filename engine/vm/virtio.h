@@ -93,6 +93,9 @@ struct virtio_dev {
 	void (*signal)(struct virtio_dev *d, int q);
 	void *transport;
 	uint64_t needs_reset_events;
+	/* queues whose kicks run the device on the kicking vCPU (an MMIO
+	   exit) rather than through an ioeventfd and the I/O thread */
+	uint32_t vcpu_kicks;
 };
 
 void virtio_init(struct virtio_dev *d, struct vmm *vm, const struct gmem *mem,
