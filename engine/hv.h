@@ -173,6 +173,9 @@ int hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err);
 /* turn off: the worker stops the VM at once */
 int hv_vm_stop(struct hv_ctx *hv, const char *name, struct hv_err *err);
 int hv_vm_pause(struct hv_ctx *hv, const char *name, struct hv_err *err);
+/* Save: the VM's state to HV_HOME/vms/NAME/state.hvs, the worker ends and
+   the VM is Saved; hv_vm_start restores it, hv_vm_stop discards it */
+int hv_vm_save(struct hv_ctx *hv, const char *name, struct hv_err *err);
 int hv_vm_resume(struct hv_ctx *hv, const char *name, struct hv_err *err);
 /* ask the guest to shut down; wait up to timeout_s for it (0: don't
    wait); with force, turn it off when the time is up. 1 if it was

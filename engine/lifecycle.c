@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "engine/hv-int.h"
+#include "engine/vm/vmm.h"
 
 #define START_TIMEOUT_MS	30000
 #define REQUEST_TIMEOUT_MS	10000
@@ -65,7 +66,8 @@ worker_alive(const struct hv_ctx *hv, const char *name)
 void
 lifecycle_refresh(struct hv_ctx *hv, struct hv_vm *vm)
 {
-	if (strcmp(vm->state, "Off") == 0 || strcmp(vm->state, "Failed") == 0)
+	if (strcmp(vm->state, "Off") == 0 || strcmp(vm->state, "Failed") == 0 ||
+	    strcmp(vm->state, "Saved") == 0)
 		return;
 	if (!worker_alive(hv, vm->name))
 		snprintf(vm->state, sizeof vm->state, "Failed");
@@ -236,6 +238,9 @@ need_running(struct hv_ctx *hv, const char *name, struct hv_vm *vm,
 		return -1;
 	if (strcmp(vm->state, "Off") == 0)
 		return hv_fail(err, HV_EINVAL, "VM '%s' is not running", vm->name);
+	if (strcmp(vm->state, "Saved") == 0)
+		return hv_fail(err, HV_EINVAL, "VM '%s' is saved, not running (`hv vm start %s` restores it)",
+			       vm->name, vm->name);
 	if (strcmp(vm->state, "Failed") == 0)
 		return hv_fail(err, HV_EINVAL, "VM '%s' has failed (its worker died); `hv vm stop %s` clears it",
 			       vm->name, vm->name);
@@ -272,6 +277,30 @@ hv_vm_resume(struct hv_ctx *hv, const char *name, struct hv_err *err)
 }
 
 /* wait until the worker is gone; 0 if it went within timeout_ms */
+static int wait_gone(struct hv_ctx *hv, const char *name, int timeout_ms);
+
+/* Save: the worker pauses the VM, writes its state file and exits */
+int
+hv_vm_save(struct hv_ctx *hv, const char *name, struct hv_err *err)
+{
+	struct hv_vm vm;
+	int fd, rc;
+
+	if (need_running(hv, name, &vm, err) != 0)
+		return -1;
+	fd = connect_worker(hv, vm.name, err);
+	if (fd < 0)
+		return -1;
+	rc = transact(fd, "{\"cmd\": \"save\"}", NULL, err);
+	close(fd);
+	if (rc != 0)
+		return -1;
+	if (wait_gone(hv, vm.name, STOP_TIMEOUT_MS) != 0)
+		return hv_fail(err, HV_EBUSY, "VM '%s': its state is saved but worker %d lingers",
+			       vm.name, vm.pid);
+	return 0;
+}
+
 static int
 wait_gone(struct hv_ctx *hv, const char *name, int timeout_ms)
 {
@@ -293,6 +322,17 @@ hv_vm_stop(struct hv_ctx *hv, const char *name, struct hv_err *err)
 		return -1;
 	if (strcmp(vm.state, "Off") == 0)
 		return hv_fail(err, HV_EINVAL, "VM '%s' is already off", vm.name);
+	if (strcmp(vm.state, "Saved") == 0 && !worker_alive(hv, vm.name)) {
+		char path[HV_PATH_MAX + 256];
+
+		if (vmm_state_path(hv->cfg.home, vm.name, path, sizeof path) == 0 &&
+		    unlink(path) != 0 && errno != ENOENT)
+			return hv_fail(err, HV_EIO, "%s: %s", path, strerror(errno));
+		if (hv_vm_set_runtime(hv, vm.name, "Off", 0, "saved state discarded", err) != 0)
+			return -1;
+		hv_event_add(hv, vm.name, "turned off: saved state discarded");
+		return 0;
+	}
 	if (worker_alive(hv, vm.name)) {
 		fd = connect_worker(hv, vm.name, err);
 		if (fd >= 0) {
@@ -403,10 +443,10 @@ lifecycle_reap(struct hv_ctx *hv)
  */
 static int
 spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int log_fd,
-	     int ready_fd, struct hv_err *err)
+	     int ready_fd, const char *restore, struct hv_err *err)
 {
 	char *argv[] = { "hv-worker", "--home", hv->cfg.home, "--ready-fd", "3",
-			 "--vm-fd", "4", (char *)vm->name, NULL };
+			 "--vm-fd", "4", (char *)vm->name, NULL, NULL, NULL };
 	extern char **environ;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -452,6 +492,13 @@ spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int 
 		argv[6] = NULL;
 		posix_spawn_file_actions_addclosefrom_np(&fa, 4);
 	}
+	if (restore) {	/* before the name, where it ends up */
+		int k = def >= 0 ? 7 : 5;
+
+		argv[k + 2] = argv[k];
+		argv[k] = "--restore";
+		argv[k + 1] = (char *)restore;
+	}
 	r = posix_spawn(&pid, worker, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -478,6 +525,14 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 		return -1;
 	if (worker_alive(hv, vm.name))
 		return hv_fail(err, HV_EBUSY, "VM '%s' is already %s", vm.name, vm.state);
+	/* a Saved VM restores from its state file instead of booting */
+	bool saved = strcmp(vm.state, "Saved") == 0;
+	char state[HV_PATH_MAX + 256];
+
+	if (saved && (vmm_state_path(hv->cfg.home, vm.name, state, sizeof state) != 0 ||
+		      access(state, R_OK) != 0))
+		return hv_fail(err, HV_EIO, "VM '%s' is Saved but its state file is gone "
+			       "(`hv vm stop %s` turns it off)", vm.name, vm.name);
 	if (vm.generation == 2 && vm.kernel[0] == '\0')
 		return hv_fail(err, HV_EINVAL, "VM '%s' has no kernel to boot (hv vm set %s --kernel FILE)",
 			       vm.name, vm.name);
@@ -497,7 +552,7 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 	}
 	if (vm.generation == 1 && vm.firmware[0] == '\0')
 		snprintf(vm.firmware, sizeof vm.firmware, "%s", hv->cfg.firmware);
-	if (spawn_worker(hv, worker, &vm, log_fd, pipefd[1], err) != 0) {
+	if (spawn_worker(hv, worker, &vm, log_fd, pipefd[1], saved ? state : NULL, err) != 0) {
 		close(log_fd);
 		close(pipefd[0]);
 		close(pipefd[1]);

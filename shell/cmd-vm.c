@@ -552,6 +552,12 @@ vm_pause(struct cmd_ctx *ctx, const struct cmd_args *a)
 }
 
 static enum cmd_ret
+vm_save(struct cmd_ctx *ctx, const struct cmd_args *a)
+{
+	return simple_action(ctx, a, hv_vm_save, "saved");
+}
+
+static enum cmd_ret
 vm_resume(struct cmd_ctx *ctx, const struct cmd_args *a)
 {
 	return simple_action(ctx, a, hv_vm_resume, "resumed");
@@ -605,6 +611,7 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "shutdown", "NAME", 1, 1, ARG_VM, shutdown_opts, "press the power button; turn off after --timeout", vm_shutdown },
 	{ "pause", "NAME", 1, 1, ARG_VM, NULL, "pause a running VM", vm_pause },
 	{ "resume", "NAME", 1, 1, ARG_VM, NULL, "resume a paused VM", vm_resume },
+	{ "save", "NAME", 1, 1, ARG_VM, NULL, "save a VM's state and stop it; start restores it", vm_save },
 	{ "console", "NAME", 1, 1, ARG_VM, NULL, "attach to the serial console (Ctrl-] detaches)", vm_console },
 	{ "nic", "add|set|remove|list VM [SLOT]", 2, 3, ARG_WORD, cmd_vm_nic_opts,
 	  "network adapters: add VM --switch S, set VM SLOT, remove VM SLOT, list VM", cmd_vm_nic },

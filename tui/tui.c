@@ -149,6 +149,7 @@ draw_help(struct tui *t)
 		"  s  Start                          d  Shut down (ACPI power button)",
 		"  T  Turn off (at once)             p  Pause / resume",
 		"  c  Console (Ctrl-] comes back)    x  Delete (asks first)",
+		"  S  Save (state to disk; s restores it)",
 		"  /  Filter by name or state        o  Sort: name, state, CPU, memory, uptime",
 		"Disks (2)",
 		"  n  New Virtual Disk wizard        e  Edit Disk wizard (convert, resize, ...)",

@@ -137,9 +137,9 @@ cpu_pct(struct tui *t, const struct hv_vm *vm)
 static int
 state_rank(const char *s)
 {
-	static const char *const order[] = { "Running", "Starting", "Paused", "Failed", "Off" };
+	static const char *const order[] = { "Running", "Starting", "Paused", "Saved", "Failed", "Off" };
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		if (strcmp(s, order[i]) == 0)
 			return i;
 	return 5;
@@ -277,7 +277,8 @@ state_attr(struct tui *t, const char *state)
 {
 	if (strcmp(state, "Running") == 0)
 		return draw_attr(t, PAIR_RUNNING, A_BOLD);
-	if (strcmp(state, "Paused") == 0 || strcmp(state, "Starting") == 0)
+	if (strcmp(state, "Paused") == 0 || strcmp(state, "Starting") == 0 ||
+	    strcmp(state, "Saved") == 0)
 		return draw_attr(t, PAIR_WARN, A_NORMAL);
 	if (strcmp(state, "Failed") == 0)
 		return draw_attr(t, PAIR_ERROR, A_BOLD);
@@ -613,6 +614,9 @@ vms_key(struct tui *t, int ch)
 			tui_error(t, &err);
 		else
 			tui_message(t, false, "asked VM %s to shut down (power button)", name);
+		return true;
+	case 'S':
+		action(t, hv_vm_save, name, "saved");
 		return true;
 	case 'T':
 		if (tui_confirm(t, "Turn off %s at once? Unsaved guest data is lost. (y/n)", name))

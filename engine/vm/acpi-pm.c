@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "engine/vm/acpi.h"
+#include "engine/vm/snapshot.h"
 #include "engine/vm/vmm-int.h"
 
 #define PM_TIMER_HZ	3579545ull
@@ -173,4 +174,34 @@ vmm_power_button(struct vmm *vm)
 	sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
 	return 0;
+}
+
+/* --- state (snapshot.c): the PM timer goes on from where it was -------- */
+
+void
+acpi_pm_save(struct acpi_pm *pm, struct snap_w *w)
+{
+	pthread_mutex_lock(&pm->lock);
+	snap_u16(w, pm->sts);
+	snap_u16(w, pm->en);
+	snap_u16(w, pm->cnt);
+	snap_u8(w, pm->sci);
+	snap_u64(w, mono_ns() - pm->t0_ns);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+int
+acpi_pm_load(struct acpi_pm *pm, struct snap_r *r)
+{
+	uint64_t elapsed;
+
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = snap_g16(r);
+	pm->en = snap_g16(r);
+	pm->cnt = snap_g16(r);
+	pm->sci = snap_g8(r) != 0;
+	elapsed = snap_g64(r);
+	pm->t0_ns = mono_ns() - (elapsed % (1ull << 62));
+	pthread_mutex_unlock(&pm->lock);
+	return r->bad ? -1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/vm/snapshot.h"
 #include "engine/vm/vmm-int.h"
 
 #define I8042_DATA	0x60
@@ -191,4 +192,31 @@ legacy_free(struct vmm *vm)
 		pthread_mutex_destroy(&l->lock);
 	free(l);
 	vm->legacy = NULL;
+}
+
+/* --- state (snapshot.c): the RTC itself follows the host's clock ------- */
+
+void
+legacy_save(void *opaque, struct snap_w *w)
+{
+	struct legacy *l = opaque;
+
+	pthread_mutex_lock(&l->lock);
+	snap_u8(w, l->cmos_index);
+	snap_u8(w, l->kbd_cmd);
+	snap_put(w, l->cmos, sizeof l->cmos);
+	pthread_mutex_unlock(&l->lock);
+}
+
+int
+legacy_load(void *opaque, struct snap_r *r)
+{
+	struct legacy *l = opaque;
+
+	pthread_mutex_lock(&l->lock);
+	l->cmos_index = snap_g8(r) & 0x7F;
+	l->kbd_cmd = snap_g8(r);
+	snap_get(r, l->cmos, sizeof l->cmos);
+	pthread_mutex_unlock(&l->lock);
+	return r->bad ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/vm/pci.h"
+#include "engine/vm/snapshot.h"
 
 #define PCI_CONFIG_ADDR	0xCF8
 #define PCI_CONFIG_DATA	0xCFC
@@ -219,4 +220,63 @@ pci_free(struct vmm *vm)
 		pthread_mutex_destroy(&vm->pci->lock);
 	free(vm->pci);
 	vm->pci = NULL;
+}
+
+/* --- state (snapshot.c) ------------------------------------------------ */
+
+void
+pci_save(struct pci_bus *b, struct snap_w *w)
+{
+	int s, i;
+
+	pthread_mutex_lock(&b->lock);
+	snap_u32(w, b->addr);
+	for (s = 0; s < PCI_MAX_SLOTS; s++) {
+		snap_u8(w, b->dev[s] != NULL);
+		if (!b->dev[s])
+			continue;
+		snap_put(w, b->dev[s]->cfg, sizeof b->dev[s]->cfg);
+		for (i = 0; i < 6; i++)
+			snap_u32(w, b->dev[s]->bar_addr[i]);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* the same devices in the same slots; BARs where the guest left them */
+int
+pci_load(struct pci_bus *b, struct snap_r *r)
+{
+	uint8_t cfg[256];
+	uint32_t bar[6];
+	int s, i;
+
+	pthread_mutex_lock(&b->lock);
+	b->addr = snap_g32(r);
+	for (s = 0; s < PCI_MAX_SLOTS && !r->bad; s++) {
+		struct pci_dev *d = b->dev[s];
+
+		if ((snap_g8(r) != 0) != (d != NULL)) {
+			r->bad = true;
+			break;
+		}
+		if (!d)
+			continue;
+		snap_get(r, cfg, sizeof cfg);
+		for (i = 0; i < 6; i++) {
+			bar[i] = snap_g32(r);
+			if (d->bar_size[i] && (bar[i] & (d->bar_size[i] - 1)))
+				r->bad = true;
+		}
+		if (r->bad)
+			break;
+		memcpy(d->cfg, cfg, sizeof cfg);
+		for (i = 0; i < 6; i++) {
+			if (!d->bar_size[i])
+				continue;
+			put_le32(d->cfg + 0x10 + 4 * i, d->bar_addr[i]);
+			bar_write(b, d, i, bar[i]);
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return r->bad ? -1 : 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/vm/snapshot.h"
 #include "engine/vm/vmm-int.h"
 
 #define COM1_BASE	0x3F8
@@ -207,4 +208,40 @@ serial_free(struct vmm *vm)
 		pthread_mutex_destroy(&vm->serial->lock);
 	free(vm->serial);
 	vm->serial = NULL;
+}
+
+/* --- state (snapshot.c) ------------------------------------------------ */
+
+void
+serial_save(struct serial *s, struct snap_w *w)
+{
+	pthread_mutex_lock(&s->lock);
+	snap_u8(w, s->ier); snap_u8(w, s->lcr); snap_u8(w, s->mcr);
+	snap_u8(w, s->scr); snap_u8(w, s->fcr); snap_u8(w, s->dll);
+	snap_u8(w, s->dlm); snap_u8(w, s->thr_pending);
+	snap_u8(w, s->irq_level);
+	snap_u32(w, s->rx_count);
+	for (unsigned i = 0; i < s->rx_count; i++)
+		snap_u8(w, s->rx[(s->rx_head + i) % RX_FIFO]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int
+serial_load(struct serial *s, struct snap_r *r)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&s->lock);
+	s->ier = snap_g8(r); s->lcr = snap_g8(r); s->mcr = snap_g8(r);
+	s->scr = snap_g8(r); s->fcr = snap_g8(r); s->dll = snap_g8(r);
+	s->dlm = snap_g8(r); s->thr_pending = snap_g8(r) != 0;
+	s->irq_level = snap_g8(r) != 0;
+	n = snap_g32(r);
+	if (n > RX_FIFO)
+		r->bad = true;
+	s->rx_head = 0;
+	s->rx_count = r->bad ? 0 : n;
+	snap_get(r, s->rx, s->rx_count);
+	pthread_mutex_unlock(&s->lock);
+	return r->bad ? -1 : 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-balloon.h"
 #include "engine/vm/virtio-pci.h"
 
@@ -229,4 +230,11 @@ virtio_balloon_info(struct virtio_balloon *b, struct vmm_balloon_info *out)
 	out->driver_ok = virtio_live(&b->vdev);
 	out->stats_age_ms = b->stats_ms ? now_ms() - b->stats_ms : -1;
 	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* the core's view, for the VM's saved state (snapshot.c) */
+struct virtio_dev *
+virtio_balloon_vdev(struct virtio_balloon *b)
+{
+	return &b->vdev;
 }

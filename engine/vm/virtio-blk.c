@@ -21,6 +21,7 @@
 
 #include "engine/disk/disk.h"
 #include "engine/vm/blk-qos.h"
+#include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-blk.h"
 #include "engine/vm/virtio-pci.h"
 
@@ -433,4 +434,11 @@ vmm_disk_set_iops(struct vmm *vm, int disk, uint64_t iops)
 		arm_timer(b, 0);	/* a waiting request: look again */
 	pthread_mutex_unlock(&b->vdev.lock);
 	return 0;
+}
+
+/* the core's view, for the VM's saved state (snapshot.c) */
+struct virtio_dev *
+virtio_blk_vdev(struct virtio_blk *b)
+{
+	return &b->vdev;
 }

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-net.h"
 #include "engine/vm/virtio-pci.h"
 
@@ -509,4 +510,11 @@ virtio_net_stats(struct virtio_net *n, struct vmm_nic_stats *s)
 	pthread_mutex_lock(&n->vdev.lock);
 	*s = n->st;
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/* the core's view, for the VM's saved state (snapshot.c) */
+struct virtio_dev *
+virtio_net_vdev(struct virtio_net *n)
+{
+	return &n->vdev;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "engine/vm/pci.h"
+#include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-pci.h"
 
 #define BAR_SIZE	0x8000
@@ -505,4 +506,60 @@ virtio_pci_free(struct virtio_pci *vp)
 			vmm_gsi_free(vp->vm, vp->gsi[i]);
 	}
 	free(vp);
+}
+
+/* --- state (snapshot.c); d->lock held; config space is pci.c's ------------ */
+
+void
+virtio_pci_save(struct virtio_pci *vp, struct snap_w *w)
+{
+	snap_u32(w, vp->dfselect);
+	snap_u32(w, vp->gfselect);
+	snap_u16(w, vp->qsel);
+	snap_u32(w, vp->nvec);
+	snap_put(w, vp->table, 16 * vp->nvec);
+	snap_u64(w, vp->pba);
+}
+
+/* after pci_load and virtio_load: routes follow the table again, and each
+   live queue gets one kick in case the guest's was in flight at the save */
+int
+virtio_pci_load(struct virtio_pci *vp, struct snap_r *r)
+{
+	struct virtio_dev *d = vp->d;
+	uint64_t one = 1;
+	int v, q;
+
+	vp->dfselect = snap_g32(r);
+	vp->gfselect = snap_g32(r);
+	vp->qsel = snap_g16(r);
+	if (snap_g32(r) != (uint32_t)vp->nvec)
+		return -1;
+	snap_get(r, vp->table, 16 * vp->nvec);
+	vp->pba = snap_g64(r) & ((1ull << vp->nvec) - 1);
+	if (r->bad)
+		return -1;
+	if (d->config_vector != VIRTIO_NO_VECTOR && d->config_vector >= vp->nvec)
+		return -1;
+	for (q = 0; q < d->nqueues; q++)
+		if (d->vq[q].msix_vector != VIRTIO_NO_VECTOR &&
+		    d->vq[q].msix_vector >= vp->nvec)
+			return -1;
+	for (v = 0; v < vp->nvec; v++) {
+		uint8_t *e = vp->table + 16 * v;
+
+		if (vmm_msi_route(vp->vm, vp->gsi[v], get_le64(e), get_le32(e + 8)) != 0)
+			return -1;
+	}
+	for (q = 0; q < d->nqueues; q++) {
+		if (!d->vq[q].enabled)
+			continue;
+		if (vp->kick[q].fd < 0) {	/* a queue served on the vCPU */
+			if (virtio_live(d) && d->ops->notify)
+				d->ops->notify(d, q);
+		} else if (write(vp->kick[q].fd, &one, sizeof one) != sizeof one) {
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/vm/snapshot.h"
 #include "engine/vm/virtio.h"
 
 void
@@ -340,4 +341,73 @@ vq_chain_write(const struct vq_chain *c, uint32_t off, const void *buf,
 		off = 0;
 	}
 	return done;
+}
+
+/* --- state (snapshot.c); d->lock held ------------------------------------ */
+
+void
+virtio_save(struct virtio_dev *d, struct snap_w *w)
+{
+	int i;
+
+	snap_u64(w, d->guest_features);
+	snap_u8(w, d->status);
+	snap_u8(w, d->config_gen);
+	snap_u8(w, d->isr);
+	snap_u16(w, d->config_vector);
+	snap_u32(w, d->nqueues);
+	for (i = 0; i < d->nqueues; i++) {
+		const struct virtq *vq = &d->vq[i];
+
+		snap_u16(w, vq->size);
+		snap_u8(w, vq->enabled);
+		snap_u64(w, vq->desc_gpa);
+		snap_u64(w, vq->avail_gpa);
+		snap_u64(w, vq->used_gpa);
+		snap_u16(w, vq->last_avail);
+		snap_u16(w, vq->used_idx);
+		snap_u16(w, vq->signalled);
+		snap_u16(w, vq->msix_vector);
+	}
+	snap_u32(w, d->config_len);
+	snap_put(w, d->config, d->config_len);
+}
+
+/* on a device just created with the same configuration; RAM is loaded */
+int
+virtio_load(struct virtio_dev *d, struct snap_r *r)
+{
+	int i;
+
+	d->guest_features = snap_g64(r) & d->host_features;
+	d->status = snap_g8(r);
+	d->config_gen = snap_g8(r);
+	d->isr = snap_g8(r);
+	d->config_vector = snap_g16(r);
+	if (snap_g32(r) != (uint32_t)d->nqueues)
+		r->bad = true;
+	for (i = 0; i < d->nqueues && !r->bad; i++) {
+		struct virtq *vq = &d->vq[i];
+		bool on;
+
+		vq->size = snap_g16(r);
+		on = snap_g8(r) != 0;
+		vq->desc_gpa = snap_g64(r);
+		vq->avail_gpa = snap_g64(r);
+		vq->used_gpa = snap_g64(r);
+		vq->enabled = false;
+		if (r->bad || vq->size > vq->max_size || (on && virtq_enable(d, i) != 0)) {
+			r->bad = true;
+			break;
+		}
+		vq->last_avail = snap_g16(r);
+		vq->used_idx = snap_g16(r);
+		vq->signalled = snap_g16(r);
+		vq->msix_vector = snap_g16(r);
+	}
+	if (snap_g32(r) != d->config_len)
+		r->bad = true;
+	else
+		snap_get(r, d->config, d->config_len);
+	return r->bad ? -1 : 0;
 }

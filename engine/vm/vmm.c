@@ -124,8 +124,10 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 	    kvm_vm_setup(vm, err) != 0 ||
 	    devices_setup(vm, err) != 0)
 		goto fail;
+	/* restoring: RAM and registers come from the saved state (Gen1's
+	   firmware ROM is no RAM: it is mapped all the same) */
 	if (c->generation == 1 ? vmm_load_firmware(vm, err) != 0 :
-				 vmm_load_kernel(vm, &cpu, err) != 0)
+	    !c->restoring && vmm_load_kernel(vm, &cpu, err) != 0)
 		goto fail;
 	for (i = 0; i < vm->nvcpus; i++) {
 		vm->vcpus[i].vm = vm;
@@ -134,7 +136,7 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 			goto fail;
 	}
 	/* Gen1 starts where a PC does: the reset vector, KVM's initial state */
-	if (c->generation == 2 && kvm_vcpu_boot_regs(&vm->vcpus[0], &cpu, err) != 0)
+	if (c->generation == 2 && !c->restoring && kvm_vcpu_boot_regs(&vm->vcpus[0], &cpu, err) != 0)
 		goto fail;
 	*out = vm;
 	return 0;

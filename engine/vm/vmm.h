@@ -95,6 +95,9 @@ struct vmm_config {
 	   (made, 0600) until vmm_unpage(); NULL: none */
 	const char *page_file;
 	uint64_t page_offset, page_bytes;
+	/* the VM's state comes from vmm_restore_state(): no kernel is
+	   loaded and the vCPUs are not set up to boot */
+	bool restoring;
 };
 
 enum vmm_exit_reason {
@@ -158,6 +161,18 @@ void vmm_stop(struct vmm *vm);
  * enabled it; 0, or -1 if the VM is not running (or paused). */
 int vmm_power_button(struct vmm *vm);
 void vmm_destroy(struct vmm *vm);
+
+/* Save (snapshot.c): the paused VM's whole state (RAM, vCPUs, irqchip,
+ * devices) as a versioned stream to fd; the VM stays paused. Restore it
+ * into a VM created with the same config and .restoring, then
+ * vmm_start(); on failure destroy that VM. Both: 0, or -1 and err. */
+int vmm_save_state(struct vmm *vm, int fd, struct hv_err *err);
+int vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err);
+/* state-file.c: HV_HOME/vms/NAME/state.hvs; saved through a synced
+   temporary file renamed into place */
+int vmm_state_path(const char *home, const char *name, char *buf, size_t len);
+int vmm_save_file(struct vmm *vm, const char *path, struct hv_err *err);
+int vmm_restore_file(struct vmm *vm, const char *path, struct hv_err *err);
 
 /* read end of a nonblocking pipe carrying all the guest writes to COM1 */
 int vmm_console_fd(struct vmm *vm);

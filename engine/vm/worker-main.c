@@ -70,6 +70,8 @@ struct worker {
 	struct disk_arbiter *arb;	/* storage QoS shared with the host's VMs */
 	struct mem_arbiter *mem;	/* dynamic memory, budget, smart paging */
 	uint64_t budget;		/* hv.conf memory.budget */
+	const char *restore;		/* --restore FILE: a saved state */
+	bool saved;			/* "save" wrote it: the VM is Saved */
 };
 
 #define METER_SECONDS	5
@@ -287,8 +289,9 @@ set_state(struct worker *w, const char *state, const char *why)
 {
 	struct hv_err err;
 
-	if (hv_vm_set_runtime(w->hv, w->vm.name, state,
-			      strcmp(state, "Off") == 0 ? 0 : (int)getpid(), why, &err) != 0)
+	bool gone = strcmp(state, "Off") == 0 || strcmp(state, "Saved") == 0;
+
+	if (hv_vm_set_runtime(w->hv, w->vm.name, state, gone ? 0 : (int)getpid(), why, &err) != 0)
 		logf_("cannot record state %s: %s", state, err.msg);
 }
 
@@ -346,6 +349,35 @@ stats_json(struct worker *w)
 	return j;
 }
 
+/* Save: pause, write the state file, and stop; a failure resumes */
+static void
+save_request(struct worker *w, struct client *c)
+{
+	char path[HV_PATH_MAX + 256];
+	struct hv_err err;
+
+	if (vmm_state_path(w->home, w->vm.name, path, sizeof path) != 0) {
+		reply_err(c, "state file path too long");
+		return;
+	}
+	if (vmm_pause(w->vmm) != 0) {
+		reply_err(c, "cannot pause the vCPUs");
+		return;
+	}
+	if (vmm_save_file(w->vmm, path, &err) != 0) {
+		logf_("save: %s", err.msg);
+		if (!w->paused)
+			vmm_resume(w->vmm);
+		reply_err(c, err.msg);
+		return;
+	}
+	console_output(w);	/* all the guest said before it was saved */
+	w->saved = true;
+	w->quit = true;
+	snprintf(w->exit_why, sizeof w->exit_why, "saved to %.100s", path);
+	reply_ok(c);
+}
+
 static void
 handle_request(struct worker *w, struct client *c, const char *line)
 {
@@ -384,6 +416,8 @@ handle_request(struct worker *w, struct client *c, const char *line)
 		snprintf(w->exit_why, sizeof w->exit_why, "turned off");
 		w->quit = true;
 		reply_ok(c);
+	} else if (strcmp(what, "save") == 0) {
+		save_request(w, c);
 	} else if (strcmp(what, "shutdown") == 0) {
 		/* the ACPI power button, as on a physical server: the guest's OS
 		   decides what to do (an idle probe powers off through S5) */
@@ -558,6 +592,7 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS */
 	if (mem_arbiter_open(&w->mem, w->home, vm, w->budget, &cfg, err) != 0)
 		return -1;
+	cfg.restoring = w->restore != NULL;
 	cfg.ndisks = vm->ndisks;
 	for (int i = 0; i < vm->ndisks; i++) {
 		cfg.disks[i].path = vm->disks[i];
@@ -576,6 +611,8 @@ build_vmm(struct worker *w, struct hv_err *err)
 		cfg.nnics++;
 	}
 	if (vmm_create(&w->vmm, &cfg, err) != 0)
+		return -1;
+	if (w->restore && vmm_restore_file(w->vmm, w->restore, err) != 0)
 		return -1;
 	return vmm_start(w->vmm, err);
 }
@@ -767,13 +804,15 @@ main(int argc, char **argv)
 			ready_fd = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--vm-fd") == 0 && i + 1 < argc)
 			vm_fd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc)
+			w.restore = argv[++i];
 		else if (name == NULL && argv[i][0] != '-')
 			name = argv[i];
 		else
 			name = NULL, i = argc;
 	}
 	if (home == NULL || name == NULL) {
-		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] NAME\n");
+		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] [--restore FILE] NAME\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -781,16 +820,28 @@ main(int argc, char **argv)
 		logf_("VM %s: %s", name, err.msg);
 		if (ready_fd >= 0)
 			dprintf(ready_fd, "error: %s\n", err.msg);
+		/* a state that would not restore stays saved, untouched */
 		if (w.hv != NULL && w.vm.name[0] != '\0') {
 			if (err.code != HV_EBUSY)
-				set_state(&w, "Off", err.msg);
+				set_state(&w, w.restore ? "Saved" : "Off", err.msg);
 		}
 		if (w.sock_path[0] && err.code != HV_EBUSY)
 			unlink(w.sock_path);
+		/* what setup built: a restore can fail with the VM made */
+		vmm_destroy(w.vmm);
+		disk_arbiter_close(w.arb);
+		mem_arbiter_close(w.mem);
+		hv_close(w.hv);
 		return 1;
 	}
 	set_state(&w, "Running", NULL);
-	hv_event_add(w.hv, w.vm.name, "started (worker pid %d)", (int)getpid());
+	if (w.restore) {
+		unlink(w.restore);	/* it runs on from here: the file is spent */
+		hv_event_add(w.hv, w.vm.name, "restored from its saved state (worker pid %d)",
+			     (int)getpid());
+	} else {
+		hv_event_add(w.hv, w.vm.name, "started (worker pid %d)", (int)getpid());
+	}
 	{
 		uint64_t bytes;
 		const char *file;
@@ -816,7 +867,7 @@ main(int argc, char **argv)
 	meter_flush(&w);
 	vmm_destroy(w.vmm);
 	unlink(w.sock_path);
-	set_state(&w, "Off", w.exit_why);
+	set_state(&w, w.saved ? "Saved" : "Off", w.exit_why);
 	hv_event_add(w.hv, w.vm.name, "stopped: %s", w.exit_why);
 	hv_close(w.hv);
 	return 0;

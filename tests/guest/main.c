@@ -21,6 +21,8 @@
  *   smp [timeout_ms=N]             start every AP in the MADT
  *   net-up net-stats udp-send udp-stream udp-sink icmp-ping forge-dhcp-offer
  *   forge-ra forge-mac             virtio-net and IPv4 (net.c, net-ip.c)
+ *   counter [step_ms=N]            while idle, "counter: N" every N ms (100),
+ *                                  N from 1 up: proves a saved VM goes on
  * Console lines while idle: shutdown, ping, or any command above; the
  * ACPI power button while idle powers off (S5), as an OS would.
  */
@@ -310,6 +312,33 @@ ram_bytes(void)
 
 /* ---- commands ---- */
 
+/* counter: TSC cycles between lines (0: off), when the next is due */
+static uint64_t counter_step, counter_due, counter_n;
+
+static int
+cmd_counter(const char *args)
+{
+	uint64_t ms = arg_u64_or(args, "step_ms", 100);
+
+	if (ms == 0 || ms > 3600000) {
+		pr("counter: bad step_ms\n");
+		return -1;
+	}
+	counter_step = ms * tsc_khz();
+	counter_due = rdtsc() + counter_step;
+	want_idle = true;
+	return 0;
+}
+
+static void
+counter_tick(void)
+{
+	if (counter_step && (int64_t)(rdtsc() - counter_due) >= 0) {
+		counter_due += counter_step;
+		pr("counter: %lu\n", (unsigned long)++counter_n);
+	}
+}
+
 static int
 cmd_ready(const char *args)
 {
@@ -446,6 +475,7 @@ static const struct {
 	int (*run)(const char *args);
 } commands[] = {
 	{ "ready", cmd_ready },
+	{ "counter", cmd_counter },
 	{ "ping", cmd_ping },
 	{ "blk-write", cmd_blk_write },
 	{ "blk-read", cmd_blk_read },
@@ -514,6 +544,7 @@ idle(int status)
 		int ch;
 
 		balloon_poll();
+		counter_tick();
 		if (acpi_power_button()) {	/* what an OS does: shut down */
 			pr("probe: power button\n");
 			pr("probe: shutdown\n");
