@@ -284,16 +284,9 @@ int
 hv_vm_save(struct hv_ctx *hv, const char *name, struct hv_err *err)
 {
 	struct hv_vm vm;
-	int fd, rc;
 
-	if (need_running(hv, name, &vm, err) != 0)
-		return -1;
-	fd = connect_worker(hv, vm.name, err);
-	if (fd < 0)
-		return -1;
-	rc = transact(fd, "{\"cmd\": \"save\"}", NULL, err);
-	close(fd);
-	if (rc != 0)
+	if (hv_vm_get(hv, name, &vm, err) != 0 ||
+	    hv_vm_request(hv, vm.name, "{\"cmd\": \"save\"}", NULL, err) != 0)
 		return -1;
 	if (wait_gone(hv, vm.name, STOP_TIMEOUT_MS) != 0)
 		return hv_fail(err, HV_EBUSY, "VM '%s': its state is saved but worker %d lingers",
