@@ -18,7 +18,9 @@ ASAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 
 ENGINE_SRC := $(wildcard engine/*.c engine/disk/*.c engine/vm/*.c \
 		engine/net/*.c engine/cluster/*.c wizards/*.c)
-ENGINE_SRC := $(filter-out engine/vm/worker-main.c,$(ENGINE_SRC))
+ENGINE_SRC := $(filter-out engine/vm/worker-%.c,$(ENGINE_SRC))
+# the worker that owns a running VM: its main loop and its control socket
+WORKER_SRC := $(wildcard engine/vm/worker-*.c)
 HV_SRC	   := $(wildcard shell/*.c tui/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
@@ -62,7 +64,7 @@ $(B)/asan/hv: $(call AOBJ,$(HV_SRC)) $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
 # --as-needed: a worker starts faster without the shell's libraries
-$(B)/hv-worker: $(B)/obj/engine/vm/worker-main.o $(B)/libhv.a
+$(B)/hv-worker: $(call OBJ,$(WORKER_SRC)) $(B)/libhv.a
 	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
 
 # one VM in one process, for tests and benchmarks (tests/tools/vmm-run.c)
@@ -73,7 +75,7 @@ $(B)/vmm-run: $(B)/obj/tests/tools/vmm-run.o $(B)/libhv.a
 $(B)/until-line: $(B)/obj/tests/tools/until-line.o
 	$(CC) $(CFLAGS) -o $@ $^
 
-$(B)/asan/hv-worker: $(B)/asan/obj/engine/vm/worker-main.o $(B)/asan/libhv.a
+$(B)/asan/hv-worker: $(call AOBJ,$(WORKER_SRC)) $(B)/asan/libhv.a
 	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
 
 $(B)/asan/tests/unit/%.t: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libhv.a

@@ -1,0 +1,68 @@
+/*
+ * worker.h - what the two halves of build/hv-worker share: the worker's
+ * state (one running VM), and the calls between its main loop
+ * (worker-main.c: setup, the VM, the event loop) and its control socket
+ * (worker-ctl.c: clients, requests, the console ring, stats).
+ */
+#ifndef HV_VM_WORKER_H
+#define HV_VM_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/hv.h"
+#include "engine/vm/disk-arbiter.h"
+#include "engine/vm/mem-arbiter.h"
+#include "engine/vm/vmm.h"
+
+#define RING_SIZE	(64 * 1024)
+#define MAX_CLIENTS	32
+#define LINE_MAX_LEN	4096
+
+struct client {
+	int fd;
+	bool console;		/* raw console stream after {"cmd":"console"} */
+	char buf[LINE_MAX_LEN];
+	size_t len;
+};
+
+struct worker {
+	struct hv_ctx *hv;
+	struct hv_vm vm;
+	struct vmm *vmm;
+	int epfd, listen_fd, sig_fd, console_fd, wait_fd, log_fd;
+	struct client clients[MAX_CLIENTS];
+	char ring[RING_SIZE];	/* console output nobody may have seen yet */
+	size_t ring_head;	/* total bytes ever written */
+	bool paused, quit;
+	char exit_why[128];
+	char sock_path[HV_PATH_MAX + 128];
+	const char *home;
+	bool open_failed;	/* the inventory thread could not open it */
+	struct hv_err open_err;
+	int tick_fd;		/* a second: dynamic memory, metering */
+	int64_t started_ms;	/* unix ms: resource samples count from here */
+	unsigned ticks;
+	struct vmm_nic_stats metered[VMM_MAX_NICS];	/* what it has so far */
+	struct disk_arbiter *arb;	/* storage QoS shared with the host's VMs */
+	struct mem_arbiter *mem;	/* dynamic memory, budget, smart paging */
+	uint64_t budget;		/* hv.conf memory.budget */
+	const char *restore;		/* --restore FILE: a saved state */
+	bool saved;			/* "save" wrote it: the VM is Saved */
+};
+
+#define METER_SECONDS	5
+
+/* worker-main.c */
+void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void meter_flush(struct worker *w);
+void sample_take(struct worker *w);
+
+/* worker-ctl.c */
+int listen_socket(struct worker *w, struct hv_err *err);
+void accept_client(struct worker *w);
+void client_input(struct worker *w, struct client *c);
+void console_output(struct worker *w);
+void set_state(struct worker *w, const char *state, const char *why);
+
+#endif
