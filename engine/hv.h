@@ -346,6 +346,39 @@ int hv_vm_measure(struct hv_ctx *hv, const char *vm, int64_t since_ms,
 void hv_measure_compute(const struct hv_vm_sample *s, size_t n, int64_t since_ms,
 			struct hv_vm_measure *out);
 
+/* --- checkpoints (engine/checkpoint.c; Hyper-V's, of Off or Saved VMs) - */
+
+#define HV_CHECKPOINT_NAME_MAX	128	/* bytes with the NUL */
+
+struct hv_checkpoint {
+	char uuid[HV_UUID_LEN];
+	char name[HV_CHECKPOINT_NAME_MAX];
+	char parent[HV_UUID_LEN];	/* the parent checkpoint's; "" at the root */
+	int64_t created;		/* unix time */
+	bool saved;			/* it holds the VM's memory (a saved state) */
+	bool now;			/* the VM's current state hangs below it */
+	int ndisks;
+	char disks[HV_MAX_DISKS][HV_PATH_MAX];	/* the images it froze */
+};
+
+/* name NULL or "": "VM - YYYY-MM-DD HH:MM:SS". Each of the VM's disks
+   (VHDX, VHD, qcow2) gets a differencing child the VM then writes to; a
+   Saved VM's state file is copied into the checkpoint. The VM must be
+   Off or Saved. Fills *out when not NULL. */
+int hv_checkpoint_create(struct hv_ctx *hv, const char *vm, const char *name,
+			 struct hv_checkpoint *out, struct hv_err *err);
+/* the VM's checkpoints, parents before their children; *out is malloc'd */
+int hv_checkpoint_list(struct hv_ctx *hv, const char *vm,
+		       struct hv_checkpoint **out, size_t *n, struct hv_err *err);
+/* back to checkpoint `name` (name or UUID): what the VM wrote since is
+   discarded; the VM is Saved if the checkpoint holds a state, else Off */
+int hv_checkpoint_apply(struct hv_ctx *hv, const char *vm, const char *name,
+			struct hv_err *err);
+/* forget a checkpoint; its disks are merged when the VM's current state
+   depends on them. Refused (HV_EBUSY) for one with checkpoints below it */
+int hv_checkpoint_delete(struct hv_ctx *hv, const char *vm, const char *name,
+			 struct hv_err *err);
+
 /* --- events ------------------------------------------------------------ */
 
 struct hv_event {

@@ -133,6 +133,22 @@ static const char *const migrations[] = {
 	"  net_rx_bytes INTEGER NOT NULL DEFAULT 0, net_tx_bytes INTEGER NOT NULL DEFAULT 0"
 	");"
 	"CREATE INDEX vm_samples_time ON vm_samples(vm_uuid, time);",
+	/* 7 -> 8: checkpoints: whether one holds a saved state, the disks it
+	   froze, the differencing children hv made for them (the only disk
+	   files hv ever deletes), and where each VM's "Now" hangs */
+	"ALTER TABLE checkpoints ADD COLUMN saved INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE checkpoint_disks ("
+	"  checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,"
+	"  slot INTEGER NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  PRIMARY KEY (checkpoint_id, slot)"
+	");"
+	"CREATE TABLE checkpoint_children ("
+	"  path TEXT PRIMARY KEY,"
+	"  vm_uuid TEXT NOT NULL"
+	");"
+	"ALTER TABLE vms ADD COLUMN checkpoint_id INTEGER "
+	"REFERENCES checkpoints(id) ON DELETE SET NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -16,6 +16,7 @@
 extern const struct cmd_noun cmd_vm_noun;
 extern const struct cmd_noun cmd_disk_noun;
 extern const struct cmd_noun cmd_switch_noun;
+extern const struct cmd_noun cmd_checkpoint_noun;
 extern const struct cmd_noun cmd_tui_noun;
 extern const struct cmd_noun cmd_help_noun;
 extern const struct cmd_noun cmd_version_noun;
@@ -24,6 +25,7 @@ const struct cmd_noun *const cmd_nouns[] = {
 	&cmd_vm_noun,
 	&cmd_disk_noun,
 	&cmd_switch_noun,
+	&cmd_checkpoint_noun,
 	&cmd_tui_noun,
 	&cmd_help_noun,
 	&cmd_version_noun,
