@@ -1,5 +1,5 @@
 /*
- * checkpoint.c - Hyper-V's checkpoints of VMs that are Off or Saved.
+ * checkpoint.c - Hyper-V's checkpoints (a running VM is saved for them).
  *
  * A checkpoint freezes the images the VM uses: each gets a differencing
  * child next to it and the VM writes to the children from then on. A
@@ -448,9 +448,9 @@ check_name(const char *name, struct hv_err *err)
 	return 0;
 }
 
-int
-hv_checkpoint_create(struct hv_ctx *hv, const char *vmname, const char *name,
-		     struct hv_checkpoint *out, struct hv_err *err)
+static int
+create_stopped(struct hv_ctx *hv, const char *vmname, const char *name,
+	       struct hv_checkpoint *out, struct hv_err *err)
 {
 	char children[HV_MAX_DISKS][HV_PATH_MAX], state[CK_PATH], copy[CK_PATH];
 	struct hv_checkpoint c;
@@ -754,4 +754,30 @@ fail:
 	store_rollback(hv);
 	free(all);
 	return -1;
+}
+
+/*
+ * A running VM is saved, checkpointed with its memory and started again
+ * from that state (a pause of a second or so, not a reboot); a paused one
+ * comes back running.
+ */
+int
+hv_checkpoint_create(struct hv_ctx *hv, const char *vmname, const char *name,
+		     struct hv_checkpoint *out, struct hv_err *err)
+{
+	struct hv_err e2;
+	struct hv_vm vm;
+	int rc;
+
+	if (hv_vm_get(hv, vmname, &vm, err) != 0)
+		return -1;
+	if (strcmp(vm.state, "Running") != 0 && strcmp(vm.state, "Paused") != 0)
+		return create_stopped(hv, vm.name, name, out, err);
+	if (hv_vm_save(hv, vm.name, err) != 0)
+		return -1;
+	rc = create_stopped(hv, vm.name, name, out, err);
+	/* with or without the checkpoint, the VM goes on from its state */
+	if (hv_vm_start(hv, vm.name, &e2) != 0 && rc == 0)
+		return hv_fail(err, e2.code, "checkpoint made, but %s", e2.msg);
+	return rc;
 }

@@ -144,7 +144,7 @@ ck_delete(struct cmd_ctx *ctx, const struct cmd_args *a)
 
 static const struct cmd_verb ck_verbs[] = {
 	{ "create", "VM [NAME]", 1, 2, ARG_VM, json_opts,
-	  "checkpoint an Off or Saved VM (its disks, and its saved state)", ck_create },
+	  "checkpoint a VM: its disks, and its memory when it runs or is Saved", ck_create },
 	{ "list", "VM", 1, 1, ARG_VM, json_opts, "a VM's checkpoints as a tree; Now marks where it is", ck_list },
 	{ "apply", "VM NAME", 2, 2, ARG_VM, NULL,
 	  "go back to a checkpoint (what the VM wrote since is discarded)", ck_apply },

@@ -116,8 +116,13 @@ run_hv vm create s1 --memory 128M --kernel "$PROBE" --disk "$TMP/s.vhdx" \
 	--cmdline "counter step_ms=50; ready"
 run_hv vm start s1
 wait_console s1 'counter: 20$' 30; ok $? "the probe counts"
-run_hv checkpoint create s1 mem
-ok $((! rc)) "create refuses a running VM"; one_error_line "running VM"
+run_hv checkpoint create s1 live
+ok $rc "checkpoint the running VM: saved, checkpointed, started again ($err)"
+is "$(state_of s1)" Running "it runs again"
+n=$(counters | tail -1)
+wait_console s1 "counter: $((n + 5))\$" 20; ok $? "and counts on from $n"
+is "$("$HV" checkpoint list s1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["saved_state"])')" True \
+	"the live checkpoint holds its memory"
 run_hv vm save s1
 ok $rc "save it ($err)"
 saved=$(counters | tail -1)
