@@ -7,49 +7,10 @@
 # bandwidth in switch create/show/list, and the warning for a reserve on
 # a switch of unknown bandwidth. Network namespace as in tests/net-vm.t.
 . "$(dirname "$0")/lib.sh"
-PROBE=${B:-$TOP/build}/guest/probe.elf
-HOSTPY=$TOP/tests/net-host.py
-[ "$(id -u)" = 0 ] || skip_all "switches, TAPs and namespaces need root"
-[ -w /dev/kvm ] || skip_all "no /dev/kvm"
-[ -f "$PROBE" ] || skip_all "probe guest not built ($PROBE)"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-command -v ip >/dev/null || skip_all "ip (iproute2) is not installed"
-command -v python3 >/dev/null || skip_all "python3 is not installed"
+NS_PREFIX=hvqos
+. "$(dirname "$0")/lib-net.sh"
 
-NS=hvqos-$$
-nsx() { ip netns exec "$NS" "$@"; }
-hvx() { nsx "$HV" "$@"; }
-cleanup() {
-	for v in $(hvx vm list --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(v["name"] for v in json.load(sys.stdin)))' 2>/dev/null); do
-		hvx vm stop "$v" >/dev/null 2>&1
-	done
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-ip netns add "$NS" || skip_all "cannot create a network namespace"
-nsx ip link set lo up
-
-host() { nsx python3 "$HOSTPY" "$@"; }
-bg_host() {	# name args...: in the background, output in $TMP/name.out
-	rm -f "$TMP/$1.rdy"
-	nsx python3 "$HOSTPY" "${@:2}" "$TMP/$1.rdy" >"$TMP/$1.out" 2>&1 &
-	for _ in $(seq 1 50); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
-}
-bg_result() {	# name: wait for its line
-	for _ in $(seq 1 150); do grep -q . "$TMP/$1.out" 2>/dev/null && break; sleep 0.1; done
-	cat "$TMP/$1.out"
-}
 mbit_of() { bg_result "$1" | grep -o 'mbit=[0-9.]*' | cut -d= -f2; }
-# a VM with the probe: name cmdline nic-options...
-probe_vm() {
-	local name=$1 cmd=$2; shift 2
-	hvx vm create "$name" --memory 64M --kernel "$PROBE" --cmdline "$cmd" >/dev/null &&
-		hvx vm nic add "$name" "$@" >/dev/null &&
-		hvx vm start "$name" >/dev/null &&
-		wait_console "$name" 'probe: ready' 20
-}
-run_hv() { out=$(hvx "$@" 2>"$TMP/stderr"); rc=$?; err=$(cat "$TMP/stderr"); }
 at_least() { python3 -c "import sys; sys.exit(not float('${1:-0}') >= $2)"; echo $?; }
 stream() {	# vm port seconds: start it, do not wait
 	host console "$HV_HOME/run/$1.sock" "udp-stream dst=10.9.0.1 port=$2 seconds=$3 size=1400"

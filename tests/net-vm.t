@@ -7,50 +7,12 @@
 # DHCP/router guards and ACLs with their counters, and a 50 Mbit/s limit
 # measured at the receiver.
 . "$(dirname "$0")/lib.sh"
-PROBE=${B:-$TOP/build}/guest/probe.elf
-HOSTPY=$TOP/tests/net-host.py
-[ "$(id -u)" = 0 ] || skip_all "switches, TAPs and namespaces need root"
-[ -w /dev/kvm ] || skip_all "no /dev/kvm"
-[ -f "$PROBE" ] || skip_all "probe guest not built ($PROBE)"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-command -v ip >/dev/null || skip_all "ip (iproute2) is not installed"
-command -v python3 >/dev/null || skip_all "python3 is not installed"
-
-NS=hvvm-$$
+NS_PREFIX=hvvm
 PHYS=hvphys-$$
-nsx() { ip netns exec "$NS" "$@"; }
-hvx() { nsx "$HV" "$@"; }
-cleanup() {
-	for v in $(hvx vm list --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(v["name"] for v in json.load(sys.stdin)))' 2>/dev/null); do
-		hvx vm stop "$v" >/dev/null 2>&1
-	done
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PHYS" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-ip netns add "$NS" || skip_all "cannot create a network namespace"
+EXTRA_NS=$PHYS
+. "$(dirname "$0")/lib-net.sh"
 ip netns add "$PHYS"
-nsx ip link set lo up
 
-host() { nsx python3 "$HOSTPY" "$@"; }
-bg_host() {	# name args...: in the background, output in $TMP/name.out
-	rm -f "$TMP/$1.rdy"
-	nsx python3 "$HOSTPY" "${@:2}" "$TMP/$1.rdy" >"$TMP/$1.out" 2>&1 &
-	for _ in $(seq 1 50); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
-}
-bg_result() {	# name: wait for its line
-	for _ in $(seq 1 100); do grep -q . "$TMP/$1.out" 2>/dev/null && break; sleep 0.1; done
-	cat "$TMP/$1.out"
-}
-# a VM with the probe: name cmdline nic-options...
-probe_vm() {
-	local name=$1 cmd=$2; shift 2
-	hvx vm create "$name" --memory 64M --kernel "$PROBE" --cmdline "$cmd" >/dev/null &&
-		hvx vm nic add "$name" "$@" >/dev/null &&
-		hvx vm start "$name" >/dev/null &&
-		wait_console "$name" 'probe: ready' 20
-}
 # type a command on a VM's console and wait for its result line
 res=""
 probe_cmd() {	# vm "command ..."
@@ -63,7 +25,6 @@ probe_cmd() {	# vm "command ..."
 	done
 	res=$(log_of "$1" | grep "^$word: " | tail -1)
 }
-run_hv() { out=$(hvx "$@" 2>"$TMP/stderr"); rc=$?; err=$(cat "$TMP/stderr"); }
 nic_stat() {	# vm python-expression-on-nic
 	hvx vm show "$1" --json | python3 -c "import json,sys; n=json.load(sys.stdin)['runtime']['nics'][0]; print($2)"
 }

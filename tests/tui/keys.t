@@ -4,22 +4,10 @@
 # wizard of an existing VM with its script saved by `s`, the New Virtual
 # Disk wizard from the Disks view, the Events view, and q.
 . "$(dirname "$0")/../lib.sh"
-command -v tmux >/dev/null || skip_all "tmux is not installed"
+. "$(dirname "$0")/lib-tmux.sh"
 command -v qemu-img >/dev/null || skip_all "qemu-img is not installed"
 
-SOCK=hvkeys$$
-tm() { tmux -L "$SOCK" "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
-screen() { tm capture-pane -t tui -p; }
-wait_screen() {	# pattern seconds
-	for _ in $(seq 1 $(($2 * 10))); do
-		screen | grep -q -- "$1" && return 0
-		sleep 0.1
-	done
-	diag "screen was:" "$(screen)"
-	return 1
-}
-keys() { tm send-keys -t tui "$@"; sleep 0.15; }
+trap 'tmux_cleanup; rm -rf "$TMP"' EXIT
 
 run_hv vm create alpha --memory 64M
 run_hv vm create beta --memory 128M

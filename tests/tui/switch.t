@@ -10,23 +10,12 @@
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (a network namespace and bridges)"
 command -v ip >/dev/null || skip_all "needs iproute2 (ip)"
-command -v tmux >/dev/null || skip_all "tmux is not installed"
+. "$(dirname "$0")/lib-tmux.sh"
 command -v python3 >/dev/null || skip_all "needs python3 (reads --json)"
 
-SOCK=hvsw$$
 NS=hvtui$$
-tm() { tmux -L "$SOCK" "$@"; }
-trap 'tm kill-server 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'tmux_cleanup; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
 ip netns add "$NS" || skip_all "cannot create a network namespace"
-screen() { tm capture-pane -t tui -p; }
-wait_screen() {	# pattern seconds
-	for _ in $(seq 1 $(($2 * 10))); do
-		screen | grep -q -- "$1" && return 0
-		sleep 0.1
-	done
-	diag "screen was:" "$(screen)"
-	return 1
-}
 wait_gone() {	# pattern seconds
 	for _ in $(seq 1 $(($2 * 10))); do
 		screen | grep -q -- "$1" || return 0
@@ -35,7 +24,6 @@ wait_gone() {	# pattern seconds
 	diag "screen was:" "$(screen)"
 	return 1
 }
-keys() { tm send-keys -t tui "$@"; sleep 0.15; }
 selected() {	# NAME: its row starts in reverse video
 	tm capture-pane -t tui -p -e | grep -qE $'^(\e\\[[0-9;]*m)*\e\\[([0-9]+;)*7m(\e\\[[0-9;]*m)* '"$1 "
 }

@@ -7,24 +7,12 @@
 # TUI with SIGTERM: the terminal is sane again and the VM keeps running.
 . "$(dirname "$0")/../lib.sh"
 PROBE=${B:-$TOP/build}/guest/probe.elf
-command -v tmux >/dev/null || skip_all "tmux is not installed"
+. "$(dirname "$0")/lib-tmux.sh"
 command -v qemu-img >/dev/null || skip_all "qemu-img is not installed"
 KVM=1
 [ -w /dev/kvm ] && [ -f "$PROBE" ] || KVM=0
 
-SOCK=hvtest$$
-tm() { tmux -L "$SOCK" "$@"; }
-trap '"$HV" vm stop tuivm >/dev/null 2>&1; tm kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
-screen() { tm capture-pane -t tui -p; }
-wait_screen() {	# pattern seconds
-	for _ in $(seq 1 $(($2 * 10))); do
-		screen | grep -q -- "$1" && return 0
-		sleep 0.1
-	done
-	diag "screen was:" "$(screen)"
-	return 1
-}
-keys() { tm send-keys -t tui "$@"; sleep 0.15; }
+trap '"$HV" vm stop tuivm >/dev/null 2>&1; tmux_cleanup; rm -rf "$TMP"' EXIT
 skip() { T_N=$((T_N + 1)); echo "ok $T_N # skip $*"; }
 json() {	# python expression on the JSON in $out
 	printf '%s' "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
