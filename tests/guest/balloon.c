@@ -13,38 +13,13 @@
  * takes the pages off the pool before the device hears of them; deflating
  * returns them only after the device has used the deflateq buffer.
  *
- * virtio.c brings up queue 0 only, and the balloon's queues must be live
- * before DRIVER_OK, so the bring-up steps (3.1.1) are repeated here as in
- * net.c.  Ring and PFN memory is static: mem-free releases the pool to a
- * mark and must never take it back.
+ * The bring-up is virtio.c's (virtio_begin, virtio_queue for each queue,
+ * virtio_ready).  Ring and PFN memory is static: mem-free releases the
+ * pool to a mark and must never take it back.
  *
  *   balloon-up             find the device, start it, reach the target
  */
 #include "tests/guest/probe.h"
-
-/* common configuration (virtio 1.x 4.1.4.3) */
-#define CC_DFSELECT		0x00
-#define CC_DF			0x04
-#define CC_GFSELECT		0x08
-#define CC_GF			0x0C
-#define CC_MSIX			0x10
-#define CC_STATUS		0x14
-#define CC_Q_SELECT		0x16
-#define CC_Q_SIZE		0x18
-#define CC_Q_MSIX		0x1A
-#define CC_Q_ENABLE		0x1C
-#define CC_Q_NOFF		0x1E
-#define CC_Q_DESC		0x20
-#define CC_Q_AVAIL		0x28
-#define CC_Q_USED		0x30
-
-#define S_ACK			0x01
-#define S_DRIVER		0x02
-#define S_DRIVER_OK		0x04
-#define S_FEATURES_OK		0x08
-#define S_FAILED		0x80
-#define NO_VECTOR		0xFFFF
-#define VRING_AVAIL_F_NO_INTERRUPT	1
 
 #define F_STATS_VQ		(1ull << 1)
 #define F_DEFLATE_ON_OOM	(1ull << 2)
@@ -101,89 +76,27 @@ static struct balloon bal;
 
 /* ---- bring-up ---- */
 
-static void
-w64(volatile uint8_t *p, uint64_t v)
-{
-	mmio_w32(p, (uint32_t)v);
-	mmio_w32(p + 4, (uint32_t)(v >> 32));
-}
-
-static int
-q_setup(uint16_t index)
-{
-	volatile uint8_t *c = bal.vd.common;
-	struct virtq *vq = &bal.q[index];
-	uint8_t *mem = rings[index];
-	uint16_t max, size = 1;
-
-	mmio_w16(c + CC_Q_SELECT, index);
-	max = mmio_r16(c + CC_Q_SIZE);
-	if (!max)
-		return -1;
-	while (size * 2 <= BAL_QMAX && size * 2 <= max)
-		size *= 2;
-	memset(mem, 0, PAGE_SIZE);
-	vq->desc = (struct virtq_desc *)mem;
-	vq->avail = (volatile struct virtq_avail *)(mem + RING_AVAIL);
-	vq->used = (volatile struct virtq_used *)(mem + RING_USED);
-	vq->size = size;
-	vq->index = index;
-	vq->avail_idx = vq->used_seen = 0;
-	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	mmio_w16(c + CC_Q_SIZE, size);
-	mmio_w16(c + CC_Q_MSIX, NO_VECTOR);
-	w64(c + CC_Q_DESC, (uintptr_t)vq->desc);
-	w64(c + CC_Q_AVAIL, (uintptr_t)vq->avail);
-	w64(c + CC_Q_USED, (uintptr_t)vq->used);
-	vq->notify = (volatile uint16_t *)(bal.vd.notify_base +
-		(uint64_t)mmio_r16(c + CC_Q_NOFF) * bal.vd.notify_mult);
-	mmio_w16(c + CC_Q_ENABLE, 1);
-	return 0;
-}
-
-static int
-negotiate(void)
-{
-	volatile uint8_t *c = bal.vd.common;
-	uint64_t dev;
-
-	mmio_w32(c + CC_DFSELECT, 0);
-	dev = mmio_r32(c + CC_DF);
-	mmio_w32(c + CC_DFSELECT, 1);
-	dev |= (uint64_t)mmio_r32(c + CC_DF) << 32;
-	bal.vd.features = dev & BAL_FEATURES;
-	if (!(bal.vd.features & VIRTIO_F_VERSION_1))
-		return -1;
-	mmio_w32(c + CC_GFSELECT, 0);
-	mmio_w32(c + CC_GF, (uint32_t)bal.vd.features);
-	mmio_w32(c + CC_GFSELECT, 1);
-	mmio_w32(c + CC_GF, (uint32_t)(bal.vd.features >> 32));
-	mmio_w8(c + CC_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	return virtio_status(&bal.vd) & S_FEATURES_OK ? 0 : -1;
-}
-
 /* reset, negotiate, inflateq + deflateq (+ statsq), DRIVER_OK (3.1.1) */
 static int
 bal_start(void)
 {
-	volatile uint8_t *c = bal.vd.common;
 	uint16_t q, nq;
 
-	virtio_reset(&bal.vd);
-	mmio_w8(c + CC_STATUS, S_ACK);
-	mmio_w8(c + CC_STATUS, S_ACK | S_DRIVER);
-	mmio_w16(c + CC_MSIX, NO_VECTOR);
-	if (negotiate())
-		goto fail;
+	if (virtio_begin(&bal.vd, BAL_FEATURES))
+		return -1;
 	nq = bal.vd.features & F_STATS_VQ ? 3 : 2;
-	for (q = 0; q < nq; q++)
-		if (q_setup(q))
-			goto fail;
-	mmio_w8(c + CC_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	for (q = 0; q < nq; q++) {
+		/* static ring memory: mem-free must never take it back */
+		bal.q[q].desc = (struct virtq_desc *)rings[q];
+		bal.q[q].avail = (volatile struct virtq_avail *)(rings[q] + RING_AVAIL);
+		bal.q[q].used = (volatile struct virtq_used *)(rings[q] + RING_USED);
+		if (virtio_queue(&bal.vd, &bal.q[q], q, BAL_QMAX)) {
+			virtio_fail(&bal.vd);
+			return -1;
+		}
+	}
+	virtio_ready(&bal.vd);
 	return 0;
-fail:
-	mmio_w8(c + CC_STATUS, S_FAILED);
-	return -1;
 }
 
 /* ---- stats: the device asks by using the buffer, we answer by re-adding ---- */

@@ -6,39 +6,16 @@
  * carries a zeroed 12-byte virtio_net_hdr (VERSION_1 layout, with or
  * without MRG_RXBUF).  net-ip.c is the IPv4 stack on top.
  *
- * virtio.c brings up queue 0 only; a NIC needs both queues live before
- * DRIVER_OK, so the bring-up steps (virtio 1.x 3.1.1, same common-config
- * offsets) are repeated here for two queues.
+ * Both queues are live before DRIVER_OK, through virtio.c's bring-up
+ * (virtio_begin, virtio_queue, virtio_ready).
  *
  *   net-up dev=N ip=A.B.C.D/P     bring dev N up with that address
  *   net-stats dev=N               frame and protocol counters
  */
 #include "tests/guest/probe.h"
 
-/* common configuration (virtio 1.x 4.1.4.3) */
-#define CC_DFSELECT		0x00
-#define CC_DF			0x04
-#define CC_GFSELECT		0x08
-#define CC_GF			0x0C
-#define CC_MSIX			0x10
-#define CC_STATUS		0x14
+/* common configuration (virtio 1.x 4.1.4.3): the config generation */
 #define CC_CFGGEN		0x15
-#define CC_Q_SELECT		0x16
-#define CC_Q_SIZE		0x18
-#define CC_Q_MSIX		0x1A
-#define CC_Q_ENABLE		0x1C
-#define CC_Q_NOFF		0x1E
-#define CC_Q_DESC		0x20
-#define CC_Q_AVAIL		0x28
-#define CC_Q_USED		0x30
-
-#define S_ACK			0x01
-#define S_DRIVER		0x02
-#define S_DRIVER_OK		0x04
-#define S_FEATURES_OK		0x08
-#define S_FAILED		0x80
-#define NO_VECTOR		0xFFFF
-#define VRING_AVAIL_F_NO_INTERRUPT	1
 
 #define VIRTIO_NET_F_MAC	(1ull << 5)
 #define VIRTIO_NET_F_MRG_RXBUF	(1ull << 15)
@@ -61,75 +38,6 @@ static struct nic nics[NET_MAX_NICS];
 static uint64_t last_rx_us;	/* when net_poll() last found a frame */
 
 /* ---- bring-up ---- */
-
-static void
-w64(volatile uint8_t *p, uint64_t v)
-{
-	mmio_w32(p, (uint32_t)v);
-	mmio_w32(p + 4, (uint32_t)(v >> 32));
-}
-
-static int
-vq_mem(struct virtq *vq, uint16_t max)
-{
-	if (vq->desc)
-		return 0;	/* once per NIC, reused across net-up */
-	vq->desc = mem_alloc(16ull * max, PAGE_SIZE);
-	vq->avail = mem_alloc(6 + 2ull * max, 2);
-	vq->used = mem_alloc(6 + 8ull * max, PAGE_SIZE);
-	return vq->desc && vq->avail && vq->used ? 0 : -1;
-}
-
-static int
-q_setup(struct nic *n, struct virtq *vq, uint16_t index, uint16_t want)
-{
-	volatile uint8_t *c = n->vd.common;
-	uint16_t max, size = 1;
-
-	mmio_w16(c + CC_Q_SELECT, index);
-	max = mmio_r16(c + CC_Q_SIZE);
-	if (!max || vq_mem(vq, want))
-		return -1;
-	while (size * 2 <= want && size * 2 <= max)
-		size *= 2;
-	memset(vq->desc, 0, 16ull * want);
-	memset((void *)vq->avail, 0, 6 + 2ull * want);
-	memset((void *)vq->used, 0, 6 + 8ull * want);
-	vq->size = size;
-	vq->index = index;
-	vq->avail_idx = vq->used_seen = 0;
-	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	mmio_w16(c + CC_Q_SIZE, size);
-	mmio_w16(c + CC_Q_MSIX, NO_VECTOR);
-	w64(c + CC_Q_DESC, (uintptr_t)vq->desc);
-	w64(c + CC_Q_AVAIL, (uintptr_t)vq->avail);
-	w64(c + CC_Q_USED, (uintptr_t)vq->used);
-	vq->notify = (volatile uint16_t *)(n->vd.notify_base +
-		(uint64_t)mmio_r16(c + CC_Q_NOFF) * n->vd.notify_mult);
-	mmio_w16(c + CC_Q_ENABLE, 1);
-	return 0;
-}
-
-static int
-negotiate(struct nic *n)
-{
-	volatile uint8_t *c = n->vd.common;
-	uint64_t dev;
-
-	mmio_w32(c + CC_DFSELECT, 0);
-	dev = mmio_r32(c + CC_DF);
-	mmio_w32(c + CC_DFSELECT, 1);
-	dev |= (uint64_t)mmio_r32(c + CC_DF) << 32;
-	n->vd.features = dev & NET_FEATURES;
-	if (!(n->vd.features & VIRTIO_F_VERSION_1))
-		return -1;
-	mmio_w32(c + CC_GFSELECT, 0);
-	mmio_w32(c + CC_GF, (uint32_t)n->vd.features);
-	mmio_w32(c + CC_GFSELECT, 1);
-	mmio_w32(c + CC_GF, (uint32_t)(n->vd.features >> 32));
-	mmio_w8(c + CC_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	return virtio_status(&n->vd) & S_FEATURES_OK ? 0 : -1;
-}
 
 /* no MAC feature: a locally administered unicast one from the TSC */
 static void
@@ -201,19 +109,16 @@ buffers(struct nic *n)
 static int
 nic_start(struct nic *n)
 {
-	volatile uint8_t *c = n->vd.common;
-
-	virtio_reset(&n->vd);
-	mmio_w8(c + CC_STATUS, S_ACK);
-	mmio_w8(c + CC_STATUS, S_ACK | S_DRIVER);
-	mmio_w16(c + CC_MSIX, NO_VECTOR);
-	if (negotiate(n) || q_setup(n, &n->rx, RXQ, NET_RX_MAX) ||
-	    q_setup(n, &n->tx, TXQ, NET_TX_MAX) || buffers(n)) {
-		mmio_w8(c + CC_STATUS, S_FAILED);
+	if (virtio_begin(&n->vd, NET_FEATURES))
+		return -1;
+	if (virtq_mem(&n->rx, NET_RX_MAX) || virtio_queue(&n->vd, &n->rx, RXQ, NET_RX_MAX) ||
+	    virtq_mem(&n->tx, NET_TX_MAX) || virtio_queue(&n->vd, &n->tx, TXQ, NET_TX_MAX) ||
+	    buffers(n)) {
+		virtio_fail(&n->vd);
 		return -1;
 	}
 	read_config(n);
-	mmio_w8(c + CC_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	virtio_ready(&n->vd);
 	virtq_kick(&n->rx);
 	return 0;
 }

@@ -238,6 +238,15 @@ struct virtio_dev {
 int virtio_find(struct pci_dev *devs, int n, int type, int nth,
 		struct virtio_dev *vd);
 int virtio_init(struct virtio_dev *vd, uint64_t want_features, uint16_t qsize);
+/* the bring-up of a device with several queues (3.1.1): begin (reset,
+   features; VERSION_1 required), a queue at a time on ring memory for at
+   least `want` entries (virtq_mem allocates it once), then ready or fail */
+int virtio_begin(struct virtio_dev *vd, uint64_t want_features);
+int virtq_mem(struct virtq *vq, uint16_t entries);
+int virtio_queue(struct virtio_dev *vd, struct virtq *vq, uint16_t index,
+		 uint16_t want);
+void virtio_ready(struct virtio_dev *vd);
+void virtio_fail(struct virtio_dev *vd);
 void virtio_reset(struct virtio_dev *vd);
 uint8_t virtio_status(struct virtio_dev *vd);
 uint64_t virtio_cfg_r64(struct virtio_dev *vd, uint32_t off);

@@ -183,44 +183,51 @@ negotiate(struct virtio_dev *vd, uint64_t want)
 	return virtio_status(vd) & S_FEATURES_OK ? 0 : -1;
 }
 
-/* ring memory is allocated once per device and reused across resets */
-static int
-queue_mem(struct virtq *vq, uint16_t size)
+/* 3.1.1 up to FEATURES_OK: reset, ACKNOWLEDGE, DRIVER, the features */
+int
+virtio_begin(struct virtio_dev *vd, uint64_t want_features)
 {
-	uint64_t dsz = 16ull * size, asz = 6 + 2ull * size, usz = 6 + 8ull * size;
-
-	if (vq->desc && vq->size == size) {
-		memset(vq->desc, 0, dsz);
-		memset((void *)vq->avail, 0, asz);
-		memset((void *)vq->used, 0, usz);
-	} else {
-		vq->desc = mem_alloc(dsz, PAGE_SIZE);
-		vq->avail = mem_alloc(asz, 2);
-		vq->used = mem_alloc(usz, PAGE_SIZE);
-		if (!vq->desc || !vq->avail || !vq->used)
-			return -1;
+	virtio_reset(vd);
+	mmio_w8(vd->common + CC_STATUS, S_ACK);
+	mmio_w8(vd->common + CC_STATUS, S_ACK | S_DRIVER);
+	mmio_w16(vd->common + CC_MSIX, NO_VECTOR);
+	if (negotiate(vd, want_features)) {
+		virtio_fail(vd);
+		return -1;
 	}
-	vq->size = size;
-	vq->avail_idx = vq->used_seen = 0;
 	return 0;
 }
 
-static int
-setup_queue(struct virtio_dev *vd, uint16_t index, uint16_t want)
+void
+virtio_ready(struct virtio_dev *vd)
+{
+	mmio_w8(vd->common + CC_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
+void
+virtio_fail(struct virtio_dev *vd)
+{
+	mmio_w8(vd->common + CC_STATUS, S_FAILED);
+}
+
+int
+virtio_queue(struct virtio_dev *vd, struct virtq *vq, uint16_t index, uint16_t want)
 {
 	volatile uint8_t *c = vd->common;
-	struct virtq *vq = &vd->vq;
 	uint16_t max, size = 1;
 
 	mmio_w16(c + CC_Q_SELECT, index);
 	max = mmio_r16(c + CC_Q_SIZE);
-	if (!max)
+	if (!max || !vq->desc || !vq->avail || !vq->used)
 		return -1;
 	while (size * 2 <= want && size * 2 <= max)
 		size *= 2;
-	if (queue_mem(vq, size))
-		return -1;
+	memset(vq->desc, 0, 16ull * want);
+	memset((void *)vq->avail, 0, 6 + 2ull * want);
+	memset((void *)vq->used, 0, 6 + 8ull * want);
+	vq->size = size;
 	vq->index = index;
+	vq->avail_idx = vq->used_seen = 0;
 	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	mmio_w16(c + CC_Q_SIZE, size);
 	mmio_w16(c + CC_Q_MSIX, NO_VECTOR);
@@ -233,20 +240,28 @@ setup_queue(struct virtio_dev *vd, uint16_t index, uint16_t want)
 	return 0;
 }
 
-/* reset, negotiate, set up queue 0 with up to qsize entries, DRIVER_OK */
+int
+virtq_mem(struct virtq *vq, uint16_t entries)
+{
+	if (vq->desc)
+		return 0;	/* once per device, reused across resets */
+	vq->desc = mem_alloc(16ull * entries, PAGE_SIZE);
+	vq->avail = mem_alloc(6 + 2ull * entries, 2);
+	vq->used = mem_alloc(6 + 8ull * entries, PAGE_SIZE);
+	return vq->desc && vq->avail && vq->used ? 0 : -1;
+}
+
+/* reset, negotiate, queue 0 with up to qsize entries, DRIVER_OK */
 int
 virtio_init(struct virtio_dev *vd, uint64_t want_features, uint16_t qsize)
 {
-	virtio_reset(vd);
-	mmio_w8(vd->common + CC_STATUS, S_ACK);
-	mmio_w8(vd->common + CC_STATUS, S_ACK | S_DRIVER);
-	mmio_w16(vd->common + CC_MSIX, NO_VECTOR);
-	if (negotiate(vd, want_features) || setup_queue(vd, 0, qsize)) {
-		mmio_w8(vd->common + CC_STATUS, S_FAILED);
+	if (virtio_begin(vd, want_features))
+		return -1;
+	if (virtq_mem(&vd->vq, qsize) || virtio_queue(vd, &vd->vq, 0, qsize)) {
+		virtio_fail(vd);
 		return -1;
 	}
-	mmio_w8(vd->common + CC_STATUS,
-		S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	virtio_ready(vd);
 	return 0;
 }
 
