@@ -99,17 +99,10 @@ load_all(struct hv_ctx *hv, sqlite3_int64 vmid, sqlite3_int64 now,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct ck *k;
 
-		if (*n == cap) {
-			struct ck *nv;
-
-			cap = cap ? cap * 2 : 8;
-			nv = realloc(v, cap * sizeof *v);
-			if (nv == NULL) {
-				free(v);
-				sqlite3_finalize(st);
-				return hv_fail(err, HV_EINTERNAL, "out of memory");
-			}
-			v = nv;
+		if ((v = store_grow(v, &cap, *n, sizeof *v)) == NULL) {
+			sqlite3_finalize(st);
+			*n = 0;
+			return hv_fail(err, HV_EINTERNAL, "out of memory");
 		}
 		k = &v[(*n)++];
 		memset(k, 0, sizeof *k);

@@ -33,6 +33,9 @@ int store_begin(struct hv_ctx *hv, struct hv_err *err);
 int store_commit(struct hv_ctx *hv, struct hv_err *err);
 void store_rollback(struct hv_ctx *hv);
 int store_fail(struct hv_ctx *hv, struct hv_err *err, const char *what);
+/* room for element n of an array read row by row: v itself while n <
+   *cap, else v grown (doubling, from 16); NULL, v freed, out of memory */
+void *store_grow(void *v, size_t *cap, size_t n, size_t elem);
 /* prepare or fail with the db message */
 sqlite3_stmt *store_prepare(struct hv_ctx *hv, const char *sql,
 			    struct hv_err *err);

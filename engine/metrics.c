@@ -214,18 +214,10 @@ hv_vm_samples(struct hv_ctx *hv, const char *vm, int64_t since_ms,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		uint64_t u[NSAMPLE_U64];
 
-		if (*n == cap) {
-			struct hv_vm_sample *nv;
-
-			cap = cap ? cap * 2 : 64;
-			nv = realloc(v, cap * sizeof *v);
-			if (nv == NULL) {
-				free(v);
-				sqlite3_finalize(st);
-				*n = 0;
-				return hv_fail(err, HV_EINTERNAL, "out of memory");
-			}
-			v = nv;
+		if ((v = store_grow(v, &cap, *n, sizeof *v)) == NULL) {
+			sqlite3_finalize(st);
+			*n = 0;
+			return hv_fail(err, HV_EINTERNAL, "out of memory");
 		}
 		v[*n].time = sqlite3_column_int64(st, 0);
 		v[*n].started = sqlite3_column_int64(st, 1);

@@ -324,6 +324,22 @@ hv_event_add(struct hv_ctx *hv, const char *object, const char *fmt, ...)
 	return rc;
 }
 
+void *
+store_grow(void *v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	if ((nv = realloc(v, ncap * elem)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	*cap = ncap;
+	return nv;
+}
+
 int
 hv_event_list(struct hv_ctx *hv, int limit, struct hv_event **out, size_t *n,
 	      struct hv_err *err)
@@ -340,17 +356,10 @@ hv_event_list(struct hv_ctx *hv, int limit, struct hv_event **out, size_t *n,
 		return -1;
 	sqlite3_bind_int(st, 1, limit);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct hv_event *nev;
-
-			cap = cap ? cap * 2 : 16;
-			nev = realloc(ev, cap * sizeof *ev);
-			if (nev == NULL) {
-				free(ev);
-				sqlite3_finalize(st);
-				return hv_fail(err, HV_EINTERNAL, "out of memory");
-			}
-			ev = nev;
+		if ((ev = store_grow(ev, &cap, *n, sizeof *ev)) == NULL) {
+			sqlite3_finalize(st);
+			*n = 0;
+			return hv_fail(err, HV_EINTERNAL, "out of memory");
 		}
 		ev[*n].time = sqlite3_column_int64(st, 0);
 		snprintf(ev[*n].object, sizeof ev[*n].object, "%s",

@@ -104,16 +104,10 @@ hv_switch_list(struct hv_ctx *hv, struct hv_switch **out, size_t *n,
 	if (st == NULL)
 		return -1;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct hv_switch *nv;
-
-			cap = cap ? cap * 2 : 8;
-			if ((nv = realloc(v, cap * sizeof *v)) == NULL) {
-				sqlite3_finalize(st);
-				free(v);
-				return hv_fail(err, HV_EINTERNAL, "out of memory");
-			}
-			v = nv;
+		if ((v = store_grow(v, &cap, *n, sizeof *v)) == NULL) {
+			sqlite3_finalize(st);
+			*n = 0;
+			return hv_fail(err, HV_EINTERNAL, "out of memory");
 		}
 		row_to_switch(st, &v[(*n)++]);
 	}
