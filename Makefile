@@ -13,7 +13,7 @@ CSTD	 = -std=c11 -D_GNU_SOURCE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CPPFLAGS += -I. -MMD -MP
-LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lmnl -lpthread -lm -lz
+LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lmnl -lpthread -lm -lz -lcrypto
 ASAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 ENGINE_SRC := $(wildcard engine/*.c engine/disk/*.c engine/vm/*.c \

@@ -10,6 +10,7 @@
  * only those are ever deleted; the images a checkpoint froze never are
  * while it exists.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -248,7 +249,8 @@ set_now(struct hv_ctx *hv, sqlite3_int64 vmid, sqlite3_int64 ckid,
 	const char *state, struct hv_err *err)
 {
 	sqlite3_stmt *st = store_prepare(hv, "UPDATE vms SET checkpoint_id = ?, "
-					 "state = coalesce(?, state), pid = 0 WHERE id = ?", err);
+					 "state = coalesce(?2, state), "
+					 "pid = CASE WHEN ?2 IS NULL THEN pid ELSE 0 END WHERE id = ?3", err);
 	int rc;
 
 	if (st == NULL)
@@ -657,8 +659,9 @@ merge_now(struct hv_ctx *hv, const struct hv_vm *vm, sqlite3_int64 vmid,
 	  struct hv_err *err)
 {
 	char frozen[HV_MAX_DISKS][HV_PATH_MAX];
+	bool online = strcmp(vm->state, "Running") == 0 || strcmp(vm->state, "Paused") == 0;
 
-	if (need_stopped(vm, "deleting the checkpoint it runs on", err) != 0)
+	if (!online && need_stopped(vm, "deleting the checkpoint it runs on", err) != 0)
 		return -1;
 	if (k->c.ndisks != vm->ndisks)
 		return hv_fail(err, HV_ENOTSUP, "VM '%s' has %d disks, checkpoint '%s' froze %d: "
@@ -669,8 +672,27 @@ merge_now(struct hv_ctx *hv, const struct hv_vm *vm, sqlite3_int64 vmid,
 			return hv_fail(err, HV_ENOTSUP, "disk %s of VM '%s' is not a checkpoint's "
 				       "child; not merging it", vm->disks[i], vm->name);
 	for (int i = 0; i < vm->ndisks; i++) {
-		if (disk_merge(vm->disks[i], NULL, NULL, err) != 0)
+		/* online: the worker merges while the guest runs on, then
+		   writes to the frozen image itself */
+		if (online) {
+			cJSON *j = cJSON_CreateObject();
+			char *req;
+			int rc;
+
+			cJSON_AddStringToObject(j, "cmd", "merge");
+			cJSON_AddNumberToObject(j, "disk", i);
+			cJSON_AddStringToObject(j, "parent", k->c.disks[i]);
+			req = cJSON_PrintUnformatted(j);
+			cJSON_Delete(j);
+			if (req == NULL)
+				return hv_fail(err, HV_EINTERNAL, "out of memory");
+			rc = lifecycle_job(hv, vm->name, req, err);
+			free(req);
+			if (rc != 0)
+				return -1;
+		} else if (disk_merge(vm->disks[i], NULL, NULL, err) != 0) {
 			return -1;
+		}
 		snprintf(drop[(*ndrop)++], HV_PATH_MAX, "%s", vm->disks[i]);
 	}
 	memcpy(frozen, k->c.disks, sizeof frozen);

@@ -189,6 +189,39 @@ int hv_vm_console(struct hv_ctx *hv, const char *name, int *fd,
 /* one request to the worker; *reply is a malloc'd JSON line */
 int hv_vm_request(struct hv_ctx *hv, const char *name, const char *json,
 		  char **reply, struct hv_err *err);
+/* --- live migration (engine/migrate.c) ---------------------------------- */
+
+struct hv_migrate_opts {
+	const char *to;			/* HOST[:PORT]; port: migration.port */
+	uint64_t max_downtime_ms;	/* the last pass must fit (300) */
+	bool storage;			/* copy the disks too (no shared storage) */
+};
+struct hv_migrate_progress {
+	const char *phase;		/* "storage", "memory", "final" */
+	int pass;
+	uint64_t sent_bytes, remaining_bytes, rate, elapsed_ms;	/* rate: bytes/s */
+};
+struct hv_migrate_result {
+	int passes;
+	uint64_t total_ms, downtime_ms;
+	uint64_t bytes, pages, zero_pages, disk_bytes;
+	bool unconfirmed;	/* handed over, but the destination never said it runs */
+};
+typedef void (*hv_migrate_progress_fn)(void *ctx, const struct hv_migrate_progress *p);
+typedef void (*hv_migrate_log_fn)(void *ctx, const char *line);
+/*
+ * Move a running VM to the host at o->to, which serves migrations
+ * (hv_migrate_serve) and holds the same migration.secret. On success it
+ * runs there and is gone from this inventory; on failure it runs here as
+ * before, and nothing of it is left there.
+ */
+int hv_vm_migrate(struct hv_ctx *hv, const char *name, const struct hv_migrate_opts *o,
+		  hv_migrate_progress_fn fn, void *ctx, struct hv_migrate_result *r,
+		  struct hv_err *err);
+/* take migrations on addr ("", ":PORT", "IP[:PORT]"); one, or forever */
+int hv_migrate_serve(struct hv_ctx *hv, const char *addr, bool once, hv_migrate_log_fn log,
+		     void *ctx, struct hv_err *err);
+
 /* the last lines of the worker's log (for Failed VMs) */
 int hv_vm_log_tail(struct hv_ctx *hv, const char *name, int lines,
 		   char *buf, size_t len);

@@ -153,6 +153,51 @@ connect_worker(struct hv_ctx *hv, const char *name, struct hv_err *err)
 	return fd;
 }
 
+int
+lifecycle_connect(struct hv_ctx *hv, const char *name, struct hv_err *err)
+{
+	return connect_worker(hv, name, err);
+}
+
+static int read_line(int fd, char **out, int timeout_ms, struct hv_err *err);
+static int send_line(int fd, const char *json, struct hv_err *err);
+
+/* a request the worker answers with progress lines, then {"ok": ...} */
+int
+lifecycle_job(struct hv_ctx *hv, const char *name, const char *json, struct hv_err *err)
+{
+	int fd = connect_worker(hv, name, err), rc = -1;
+	char *line = NULL;
+
+	if (fd < 0)
+		return -1;
+	if (send_line(fd, json, err) != 0)
+		goto out;
+	for (;;) {
+		cJSON *j;
+
+		if (read_line(fd, &line, 3600 * 1000, err) != 0)
+			goto out;
+		j = cJSON_Parse(line);
+		free(line);
+		line = NULL;
+		if (cJSON_GetObjectItem(j, "progress") != NULL) {
+			cJSON_Delete(j);
+			continue;
+		}
+		if (cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")))
+			rc = 0;
+		else
+			hv_fail(err, HV_EIO, "%s", cJSON_IsString(cJSON_GetObjectItem(j, "error")) ?
+				cJSON_GetObjectItem(j, "error")->valuestring : "the VM's worker refused");
+		cJSON_Delete(j);
+		break;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
 /* read one line (without the newline) within timeout_ms */
 static int
 read_line(int fd, char **out, int timeout_ms, struct hv_err *err)
@@ -436,10 +481,11 @@ lifecycle_reap(struct hv_ctx *hv)
  */
 static int
 spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int log_fd,
-	     int ready_fd, const char *restore, struct hv_err *err)
+	     int ready_fd, const char *restore, int incoming_fd, bool storage,
+	     struct hv_err *err)
 {
-	char *argv[] = { "hv-worker", "--home", hv->cfg.home, "--ready-fd", "3",
-			 "--vm-fd", "4", (char *)vm->name, NULL, NULL, NULL };
+	char *argv[16];
+	int argc = 0;
 	extern char **environ;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -460,6 +506,27 @@ spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int 
 		close(def);
 		def = -1;
 	}
+	argv[argc++] = "hv-worker";
+	argv[argc++] = "--home";
+	argv[argc++] = hv->cfg.home;
+	argv[argc++] = "--ready-fd";
+	argv[argc++] = "3";
+	if (def >= 0) {		/* else it reads the inventory */
+		argv[argc++] = "--vm-fd";
+		argv[argc++] = "4";
+	}
+	if (restore) {
+		argv[argc++] = "--restore";
+		argv[argc++] = (char *)restore;
+	}
+	if (incoming_fd >= 0) {
+		argv[argc++] = "--incoming-fd";
+		argv[argc++] = "5";
+		if (storage)
+			argv[argc++] = "--incoming-storage";
+	}
+	argv[argc++] = (char *)vm->name;
+	argv[argc] = NULL;
 	sigemptyset(&none);
 	sigemptyset(&dfl);
 	sigaddset(&dfl, SIGPIPE);
@@ -477,21 +544,10 @@ spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int 
 	posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
 	posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
-	if (def >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, def, 4);
-		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
-	} else {
-		argv[5] = (char *)vm->name;	/* no --vm-fd: it reads the inventory */
-		argv[6] = NULL;
-		posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	}
-	if (restore) {	/* before the name, where it ends up */
-		int k = def >= 0 ? 7 : 5;
-
-		argv[k + 2] = argv[k];
-		argv[k] = "--restore";
-		argv[k + 1] = (char *)restore;
-	}
+	posix_spawn_file_actions_adddup2(&fa, def >= 0 ? def : devnull, 4);
+	if (incoming_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, incoming_fd, 5);
+	posix_spawn_file_actions_addclosefrom_np(&fa, incoming_fd >= 0 ? 6 : 5);
 	r = posix_spawn(&pid, worker, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -506,13 +562,80 @@ spawn_worker(struct hv_ctx *hv, const char *worker, const struct hv_vm *vm, int 
 	return 0;
 }
 
+/*
+ * Run vm's worker and wait for its word on the ready pipe: "ok PID" once
+ * the VM runs, or "error: why". restore: a state file to run from;
+ * incoming_fd: a migration stream to run from (no time limit: the
+ * worker's pipe closes if it dies).
+ */
+static int
+run_worker(struct hv_ctx *hv, struct hv_vm *vm, const char *restore, int incoming_fd,
+	   bool storage, struct hv_err *err)
+{
+	char worker[HV_PATH_MAX], log[HV_PATH_MAX + 128], msg[600];
+	int pipefd[2], log_fd;
+	ssize_t n = 0;
+
+	if (worker_path(worker, sizeof worker, err) != 0 ||
+	    hv_vm_path(hv, vm->name, "log", log, sizeof log) != 0)
+		return -1;
+	log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0)
+		return hv_fail(err, HV_EIO, "%s: %s", log, strerror(errno));
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		close(log_fd);
+		return hv_fail(err, HV_EIO, "pipe: %s", strerror(errno));
+	}
+	if (vm->generation == 1 && vm->firmware[0] == '\0')
+		snprintf(vm->firmware, sizeof vm->firmware, "%s", hv->cfg.firmware);
+	if (spawn_worker(hv, worker, vm, log_fd, pipefd[1], restore, incoming_fd, storage,
+			 err) != 0) {
+		close(log_fd);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	close(log_fd);
+	close(pipefd[1]);
+
+	struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+
+	while (n < (ssize_t)sizeof msg - 1 &&
+	       poll(&p, 1, incoming_fd >= 0 ? -1 : START_TIMEOUT_MS) > 0) {
+		ssize_t r = read(pipefd[0], msg + n, sizeof msg - 1 - (size_t)n);
+
+		if (r <= 0)
+			break;
+		n += r;
+		if (memchr(msg, '\n', (size_t)n) != NULL)
+			break;
+	}
+	close(pipefd[0]);
+	msg[n] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	if (strncmp(msg, "ok", 2) == 0)
+		return 0;
+	if (strncmp(msg, "error: ", 7) == 0)
+		return hv_fail(err, HV_EIO, "VM '%s' failed to start: %s", vm->name, msg + 7);
+	hv_vm_log_tail(hv, vm->name, 1, msg, sizeof msg);
+	return hv_fail(err, HV_EIO, "VM '%s' failed to start (worker log: %s)", vm->name,
+		       msg[0] ? msg : "empty");
+}
+
+int
+lifecycle_incoming(struct hv_ctx *hv, struct hv_vm *vm, int fd, bool storage,
+		   struct hv_err *err)
+{
+	for (int i = 0; i < vm->nnics; i++)
+		if (hv_switch_ensure(hv, vm->nics[i].switch_name, err) != 0)
+			return -1;
+	return run_worker(hv, vm, NULL, fd, storage, err);
+}
+
 int
 hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 {
-	char worker[HV_PATH_MAX], log[HV_PATH_MAX + 128], msg[600];
 	struct hv_vm vm;
-	int pipefd[2], log_fd;
-	ssize_t n = 0;
 
 	if (hv_vm_get(hv, name, &vm, err) != 0)
 		return -1;
@@ -533,47 +656,5 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 	for (int i = 0; i < vm.nnics; i++)
 		if (hv_switch_ensure(hv, vm.nics[i].switch_name, err) != 0)
 			return -1;
-	if (worker_path(worker, sizeof worker, err) != 0 ||
-	    hv_vm_path(hv, vm.name, "log", log, sizeof log) != 0)
-		return -1;
-	log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (log_fd < 0)
-		return hv_fail(err, HV_EIO, "%s: %s", log, strerror(errno));
-	if (pipe2(pipefd, O_CLOEXEC) != 0) {
-		close(log_fd);
-		return hv_fail(err, HV_EIO, "pipe: %s", strerror(errno));
-	}
-	if (vm.generation == 1 && vm.firmware[0] == '\0')
-		snprintf(vm.firmware, sizeof vm.firmware, "%s", hv->cfg.firmware);
-	if (spawn_worker(hv, worker, &vm, log_fd, pipefd[1], saved ? state : NULL, err) != 0) {
-		close(log_fd);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -1;
-	}
-	close(log_fd);
-	close(pipefd[1]);
-
-	/* the worker writes "ok PID" once the VM runs, or "error: why" */
-	struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
-
-	while (n < (ssize_t)sizeof msg - 1 && poll(&p, 1, START_TIMEOUT_MS) > 0) {
-		ssize_t r = read(pipefd[0], msg + n, sizeof msg - 1 - (size_t)n);
-
-		if (r <= 0)
-			break;
-		n += r;
-		if (memchr(msg, '\n', (size_t)n) != NULL)
-			break;
-	}
-	close(pipefd[0]);
-	msg[n] = '\0';
-	msg[strcspn(msg, "\n")] = '\0';
-	if (strncmp(msg, "ok", 2) == 0)
-		return 0;
-	if (strncmp(msg, "error: ", 7) == 0)
-		return hv_fail(err, HV_EIO, "VM '%s' failed to start: %s", vm.name, msg + 7);
-	hv_vm_log_tail(hv, vm.name, 1, msg, sizeof msg);
-	return hv_fail(err, HV_EIO, "VM '%s' failed to start (worker log: %s)", vm.name,
-		       msg[0] ? msg : "empty");
+	return run_worker(hv, &vm, saved ? state : NULL, -1, false, err);
 }

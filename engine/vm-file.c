@@ -436,9 +436,9 @@ rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
 	return 0;
 }
 
+/* a definition file into vm, nothing registered (hv-int.h) */
 int
-hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
-	     bool new_uuid, struct hv_vm *vm, struct hv_err *err)
+vm_file_read(struct hv_ctx *hv, const char *path, struct hv_vm *vm, struct hv_err *err)
 {
 	struct reader r = { .file = path, .err = err };
 	config_setting_t *g;
@@ -462,8 +462,20 @@ hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 		hv_fail(err, HV_EINVAL, "%s: no 'vm' group: not an hv VM definition", path);
 		goto out;
 	}
-	if (rd_vm(&r, g, vm) != 0)
-		goto out;
+	rc = rd_vm(&r, g, vm);
+out:
+	config_destroy(&c);
+	return rc;
+}
+
+int
+hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
+	     bool new_uuid, struct hv_vm *vm, struct hv_err *err)
+{
+	int rc;
+
+	if (vm_file_read(hv, path, vm, err) != 0)
+		return -1;
 	if (new_name != NULL)
 		snprintf(vm->name, sizeof vm->name, "%s", new_name);
 	if (new_uuid) {
@@ -475,7 +487,5 @@ hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 	rc = hv_vm_create(hv, vm, err);
 	if (rc == 0)
 		hv_event_add(hv, vm->name, "imported from %s", path);
-out:
-	config_destroy(&c);
 	return rc;
 }

@@ -4,7 +4,7 @@
 # update) only when something is.
 set -eu
 
-PKGS="build-essential pkg-config libncurses-dev libreadline-dev libconfig-dev
+PKGS="build-essential pkg-config libssl-dev libncurses-dev libreadline-dev libconfig-dev
 libsqlite3-dev libcjson-dev libmnl-dev qemu-utils qemu-system-x86 seabios tmux
 perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools
 busybox-static cpio syslinux syslinux-common mtools xz-utils"

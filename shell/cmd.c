@@ -17,6 +17,8 @@ extern const struct cmd_noun cmd_vm_noun;
 extern const struct cmd_noun cmd_disk_noun;
 extern const struct cmd_noun cmd_switch_noun;
 extern const struct cmd_noun cmd_checkpoint_noun;
+extern const struct cmd_noun cmd_migrate_noun;
+extern const struct cmd_noun cmd_host_noun;
 extern const struct cmd_noun cmd_tui_noun;
 extern const struct cmd_noun cmd_help_noun;
 extern const struct cmd_noun cmd_version_noun;
@@ -26,6 +28,8 @@ const struct cmd_noun *const cmd_nouns[] = {
 	&cmd_disk_noun,
 	&cmd_switch_noun,
 	&cmd_checkpoint_noun,
+	&cmd_migrate_noun,
+	&cmd_host_noun,
 	&cmd_tui_noun,
 	&cmd_help_noun,
 	&cmd_version_noun,

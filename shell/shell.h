@@ -22,6 +22,8 @@ void cmd_disk_qos_text(const struct hv_disk_qos *q, char *buf, size_t len);
 /* cmd-vm-metrics.c */
 extern const struct cmd_opt cmd_vm_metrics_opts[];
 enum cmd_ret cmd_vm_metrics(struct cmd_ctx *ctx, const struct cmd_args *a);
+extern const struct cmd_opt cmd_vm_migrate_opts[];
+enum cmd_ret cmd_vm_migrate(struct cmd_ctx *ctx, const struct cmd_args *a);
 struct cJSON *cmd_nic_json(const struct hv_nic *nic, int slot);
 void cmd_nic_print(FILE *f, const struct hv_vm *vm);
 /* repl.c */

@@ -9,7 +9,7 @@
 PROBE=${B:-$TOP/build}/guest/probe.elf
 command -v qemu-img >/dev/null || skip_all "qemu-img is not installed"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
-trap '"$HV" vm stop k1 >/dev/null 2>&1; "$HV" vm stop s1 >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+trap 'for v in k1 s1 o1; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
 images_ok() {	# qemu-img check on every image in $TMP (qemu has no
 	local f bad=0	# differencing VHDX: hv disk check for .avhdx)
@@ -146,4 +146,52 @@ run_hv vm stop s1
 run_hv checkpoint delete s1 mem
 ok $rc "delete it ($err)"
 images_ok; ok $? "qemu-img check passes on every image"
+
+# 4. deleting the checkpoint a running VM runs on merges online: the
+# guest rewrites a VHDX all along, and a qcow2 holds what it wrote before
+type_line() {	# vm line; the console is read meanwhile (the probe is chatty)
+	python3 - "$HV_HOME/run/$1.sock" "$2" <<'PY'
+import socket, sys, threading, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"cmd": "console"}\n')
+def drain():
+    try:
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+threading.Thread(target=drain, daemon=True).start()
+time.sleep(0.1)
+s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
+PY
+}
+qemu-img create -q -f vhdx "$TMP/o.vhdx" 64M
+qemu-img create -q -f qcow2 "$TMP/o.qcow2" 64M
+run_hv vm create o1 --memory 128M --kernel "$PROBE" --disk "$TMP/o.vhdx" --disk "$TMP/o.qcow2" \
+	--cmdline "blk-write dev=1 start=0 count=2048 seed=7; blk-churn dev=0 start=0 blocks=256 seconds=0 rate=500; ready"
+run_hv vm start o1
+ok $rc "a probe rewriting a VHDX, with a qcow2 it wrote ($err)"
+wait_console o1 'churn: initialised' 30; ok $? "the churn runs"
+run_hv checkpoint create o1 on
+ok $rc "checkpoint it running ($err)"
+pid=$("$HV" vm show o1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+kids=$("$HV" vm show o1 --json | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["disks"]))')
+sleep 1
+run_hv checkpoint delete o1 on
+ok $rc "delete it while the VM runs ($out$err)"
+is "$(state_of o1)" Running "the VM runs on"
+is "$("$HV" vm show o1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')" "$pid" \
+	"in the same worker: merged online, no save and restart"
+is "$("$HV" vm show o1 --json | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["disks"]))')" \
+	"$TMP/o.vhdx $TMP/o.qcow2" "it writes to the images it had again"
+gone=0; for k in $kids; do [ -e "$k" ] && gone=1; done
+ok $gone "the differencing children are deleted ($kids)"
+type_line o1 churn-stop
+wait_console o1 'churn: done' 10
+type_line o1 blk-verify-churn
+wait_console o1 'blk-verify-churn: ok blocks=256' 20; ok $? "the guest reads back all it wrote, before and during the merge"
+type_line o1 "blk-read dev=1 start=0 count=2048 seed=7"
+wait_console o1 'blk-read: ok sectors=2048 mismatches=0' 20; ok $? "and the qcow2's data"
+run_hv vm stop o1
+images_ok; ok $? "qemu-img check passes on both merged images"
 done_testing

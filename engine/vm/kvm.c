@@ -22,6 +22,7 @@ set_slot(struct vmm *vm, int slot, uint64_t gpa, uint64_t size, void *host,
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
+		.flags = vm->mem.logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
@@ -100,6 +101,46 @@ mem_setup(struct vmm *vm, struct hv_err *err)
 	return 0;
 }
 
+/* live migration: KVM logs the pages the vCPUs write in slots 0 and 1 */
+int
+kvm_dirty_log(struct vmm *vm, bool on, struct hv_err *err)
+{
+	struct gmem *m = &vm->mem;
+
+	m->logging = on;
+	if (set_slot(vm, 0, 0, m->low, m->host, err) != 0)
+		return -1;
+	if (m->size > m->low &&
+	    set_slot(vm, 1, MMIO_HOLE_END, m->size - m->low, m->host + m->low, err) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * OR the pages written since the last call (or since logging began) into
+ * bm, a bit per page by offset in RAM (slot 1 starts at low, a multiple
+ * of 2 MiB, so on a word boundary); tmp holds size/4096/64 + 1 words
+ */
+int
+kvm_dirty_take(struct vmm *vm, uint64_t *bm, uint64_t *tmp, struct hv_err *err)
+{
+	struct gmem *m = &vm->mem;
+	uint64_t base[2] = { 0, m->low / 4096 }, pages[2] = { m->low / 4096, (m->size - m->low) / 4096 };
+
+	for (int slot = 0; slot < 2; slot++) {
+		struct kvm_dirty_log d = { .slot = slot, .dirty_bitmap = tmp };
+
+		if (pages[slot] == 0)
+			continue;
+		memset(tmp, 0, (pages[slot] + 63) / 64 * 8);
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0)
+			return hv_fail(err, HV_EIO, "KVM_GET_DIRTY_LOG: %s", strerror(errno));
+		for (uint64_t w = 0; w < (pages[slot] + 63) / 64; w++)
+			bm[base[slot] / 64 + w] |= tmp[w];
+	}
+	return 0;
+}
+
 /* GSI 0..23 keep going to the PIC and IOAPIC once we own the table */
 static void
 gsi_defaults(struct vmm *vm)
@@ -173,6 +214,7 @@ kvm_vm_teardown(struct vmm *vm)
 	}
 	if (vm->mem.host)
 		munmap(vm->mem.host, vm->mem.size);
+	free((void *)vm->mem.track_buf);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

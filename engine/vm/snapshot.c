@@ -28,19 +28,11 @@
 #include "engine/vm/virtio-net.h"
 #include "engine/vm/virtio.h"
 
-#define STATE_MAGIC	"HVSTATE1"
 #define STATE_VERSION	1
-#define PAGE		4096u
 #define RUN_PAGES	64
 #define SECTION_MAX	(64u << 20)	/* anything but RAM */
 #define MAX_MSRS	1024
 
-enum {
-	SEC_HEADER = 1, SEC_RAM, SEC_VCPU, SEC_IRQCHIP, SEC_SERIAL,
-	SEC_LEGACY, SEC_ACPI_PM, SEC_PCI, SEC_VIRTIO,
-	SEC_END = 0xFFFFFFFFu,
-};
-enum { VDEV_BLK = 1, VDEV_NET, VDEV_BALLOON };
 
 /* --- the payload helpers ------------------------------------------------ */
 
@@ -108,14 +100,7 @@ blob_get(struct snap_r *r, void *p, uint32_t len)
 
 /* --- buffered file I/O ---------------------------------------------------- */
 
-struct stream {
-	int fd;
-	uint8_t *buf;
-	size_t n, pos;		/* reading: bytes in buf, next one */
-	int error;		/* errno, or -1: end of file */
-};
-
-static void
+void
 out_flush(struct stream *s)
 {
 	size_t off = 0;
@@ -128,12 +113,12 @@ out_flush(struct stream *s)
 		if (r <= 0)
 			s->error = r < 0 ? errno : EIO;
 		else
-			off += r;
+			off += r, s->bytes += r;
 	}
 	s->n = 0;
 }
 
-static void
+void
 out_put(struct stream *s, const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -152,7 +137,7 @@ out_put(struct stream *s, const void *p, size_t len)
 	}
 }
 
-static void
+void
 out_section(struct stream *s, uint32_t tag, const struct snap_w *w)
 {
 	uint8_t h[12];
@@ -167,7 +152,7 @@ out_section(struct stream *s, uint32_t tag, const struct snap_w *w)
 	out_put(s, w->p, w->len);
 }
 
-static int
+int
 in_get(struct stream *s, void *p, size_t len)
 {
 	uint8_t *b = p;
@@ -184,6 +169,7 @@ in_get(struct stream *s, void *p, size_t len)
 			}
 			s->n = r;
 			s->pos = 0;
+			s->bytes += r;
 		}
 		size_t k = s->n - s->pos < len ? s->n - s->pos : len;
 
@@ -197,7 +183,7 @@ in_get(struct stream *s, void *p, size_t len)
 
 /* --- RAM ------------------------------------------------------------------ */
 
-static bool
+bool
 page_zero(const uint8_t *p)
 {
 	static const uint8_t zero[256];
@@ -505,7 +491,7 @@ irqchip_load(struct vmm *vm, struct snap_r *r, struct hv_err *err)
 
 /* --- virtio devices --------------------------------------------------------- */
 
-static struct virtio_dev *
+struct virtio_dev *
 vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index)
 {
 	if (i < vm->nblk) {
@@ -524,13 +510,13 @@ vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index)
 	return NULL;
 }
 
-static int
+int
 nvdevs(struct vmm *vm)
 {
 	return vm->nblk + vm->nnet + (vm->balloon != NULL);
 }
 
-static void
+void
 vdevs_lock(struct vmm *vm, bool lock)
 {
 	uint8_t k;
@@ -548,7 +534,7 @@ vdevs_lock(struct vmm *vm, bool lock)
 
 /* --- the stream --------------------------------------------------------------- */
 
-static void
+void
 header_save(struct vmm *vm, struct snap_w *w)
 {
 	snap_u32(w, STATE_VERSION);
@@ -581,7 +567,7 @@ header_load(struct vmm *vm, struct snap_r *r, struct hv_err *err)
 	return 0;
 }
 
-static int
+int
 devices_save(struct vmm *vm, struct stream *s, struct hv_err *err)
 {
 	struct snap_w w = { 0 };
@@ -730,8 +716,9 @@ section_load(struct vmm *vm, uint32_t tag, struct snap_r *r, bool *vcpu_seen,
 	return 0;
 }
 
-static int
-stream_load(struct vmm *vm, struct stream *s, struct hv_err *err)
+int
+stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
+	    struct hv_err *err)
 {
 	bool vcpu_seen[VMM_MAX_VCPUS] = { false }, vdev_seen[VMM_MAX_DISKS + VMM_MAX_NICS + 1] = { false };
 	unsigned have = 0;	/* bit per section tag */
@@ -750,6 +737,13 @@ stream_load(struct vmm *vm, struct stream *s, struct hv_err *err)
 		len = get_le64(h + 4);
 		if (tag == SEC_END)
 			break;
+		if (extra != NULL && tag > SEC_VIRTIO && (have & (1u << SEC_HEADER))) {
+			rc = extra(opaque, tag, len, s, err);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				continue;
+		}
 		if (tag < SEC_HEADER || tag > SEC_VIRTIO)
 			return hv_fail(err, HV_EINVAL, "state file: unknown section tag %u "
 				       "(written by a newer hv?)", tag);
@@ -794,7 +788,7 @@ stream_load(struct vmm *vm, struct stream *s, struct hv_err *err)
 		if (!vdev_seen[i])
 			return hv_fail(err, HV_EINVAL, "state file: a virtio device is missing");
 	for (i = SEC_HEADER; i <= SEC_PCI; i++)
-		if (i != SEC_VCPU && !(have & (1u << i)))
+		if (i != SEC_VCPU && !(i == SEC_RAM && extra != NULL) && !(have & (1u << i)))
 			return hv_fail(err, HV_EINVAL, "state file: section %d is missing", i);
 	return 0;
 }
@@ -815,7 +809,7 @@ vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err)
 	if (in_get(&s, magic, sizeof magic) != 0 || memcmp(magic, STATE_MAGIC, 8) != 0)
 		rc = hv_fail(err, HV_EINVAL, "not an hv state file (no %s magic)", STATE_MAGIC);
 	else
-		rc = stream_load(vm, &s, err);
+		rc = stream_load(vm, &s, NULL, NULL, err);
 	free(s.buf);
 	return rc;
 }

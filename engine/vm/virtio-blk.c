@@ -70,6 +70,8 @@ struct virtio_blk {
 	int timer_fd;
 	bool pending, timer_armed;
 	uint64_t held_since;	/* when QoS began holding the queue; 0: not */
+	uint64_t *mirror;	/* storage migration: a bit per changed block */
+	char *path;
 };
 
 static uint64_t
@@ -86,6 +88,20 @@ in_range(struct virtio_blk *b, uint64_t sector, uint64_t bytes)
 {
 	return sector <= b->sectors && bytes / 512 <= b->sectors - sector &&
 	       bytes % 512 == 0;
+}
+
+/* the guest changed [sector, +bytes): a mirror sends it again */
+static void
+mirror_mark(struct virtio_blk *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t first, last;
+
+	if (b->mirror == NULL || bytes == 0)
+		return;
+	first = sector * 512 / BLK_MIRROR_BLOCK;
+	last = (sector * 512 + bytes - 1) / BLK_MIRROR_BLOCK;
+	for (uint64_t k = first; k <= last; k++)
+		b->mirror[k / 64] |= 1ull << (k % 64);
 }
 
 static uint8_t
@@ -121,6 +137,7 @@ do_write(struct virtio_blk *b, const struct vq_chain *c, uint64_t sector)
 		vmm_log(b->vdev.vm, "%s: %s", b->vdev.name, err.msg);
 		return S_IOERR;
 	}
+	mirror_mark(b, sector, len);
 	b->st.writes++;
 	b->st.write_bytes += len;
 	return S_OK;
@@ -141,6 +158,7 @@ do_range(struct virtio_blk *b, const struct vq_chain *c, uint32_t type)
 	bytes = (uint64_t)get_le32(seg + 8) * 512;
 	if (!in_range(b, sector, bytes))
 		return S_IOERR;
+	mirror_mark(b, sector, bytes);
 	if (type == T_DISCARD) {
 		rc = disk_discard(b->disk, sector * 512, bytes, &err);
 		b->st.discards++;
@@ -367,6 +385,9 @@ virtio_blk_create(struct vmm *vm, const struct vmm_disk_config *dc,
 		      err) != 0)
 		return -1;
 	b->ro = dc->readonly;
+	b->path = strdup(dc->path);
+	if (b->path == NULL)
+		return hv_fail(err, HV_EINTERNAL, "out of memory");
 	b->sectors = disk_size(b->disk) / 512;
 	snprintf(b->serial, sizeof b->serial, "%s", dc->serial);
 	b->vdev.host_features |= 1ull << BLK_F_SIZE_MAX | 1ull << BLK_F_SEG_MAX |
@@ -404,6 +425,8 @@ virtio_blk_destroy(struct virtio_blk *b)
 		close(b->timer_fd);
 	pthread_mutex_destroy(&b->vdev.lock);
 	free(b->bounce);
+	free(b->mirror);
+	free(b->path);
 	free(b);
 }
 
@@ -441,4 +464,139 @@ struct virtio_dev *
 virtio_blk_vdev(struct virtio_blk *b)
 {
 	return &b->vdev;
+}
+
+/* --- storage migration (migrate.c) ------------------------------------ */
+
+uint64_t
+virtio_blk_size(struct virtio_blk *b)
+{
+	return b->sectors * 512;
+}
+
+int
+virtio_blk_mirror(struct virtio_blk *b, bool on)
+{
+	uint64_t words = (virtio_blk_size(b) / BLK_MIRROR_BLOCK + 64) / 64;
+	uint64_t *m = on ? calloc(words, sizeof *m) : NULL;
+
+	if (on && m == NULL)
+		return -1;
+	pthread_mutex_lock(&b->vdev.lock);
+	free(b->mirror);
+	b->mirror = m;
+	pthread_mutex_unlock(&b->vdev.lock);
+	return 0;
+}
+
+uint64_t
+virtio_blk_mirror_take(struct virtio_blk *b, bool held, uint64_t *out, uint64_t words)
+{
+	uint64_t n = 0, have = (virtio_blk_size(b) / BLK_MIRROR_BLOCK + 64) / 64;
+
+	if (!held)
+		pthread_mutex_lock(&b->vdev.lock);
+	for (uint64_t i = 0; i < words; i++) {
+		out[i] = b->mirror != NULL && i < have ? b->mirror[i] : 0;
+		if (b->mirror != NULL && i < have)
+			b->mirror[i] = 0;
+		n += (uint64_t)__builtin_popcountll(out[i]);
+	}
+	if (!held)
+		pthread_mutex_unlock(&b->vdev.lock);
+	return n;
+}
+
+int
+virtio_blk_io(struct virtio_blk *b, bool held, bool write, uint64_t off, void *buf,
+	      size_t len, struct hv_err *err)
+{
+	int rc;
+
+	if (!held)
+		pthread_mutex_lock(&b->vdev.lock);
+	if (!write)
+		rc = disk_read(b->disk, off, buf, len, err);
+	else if (buf == NULL)
+		rc = disk_write_zeroes(b->disk, off, len, err);
+	else
+		rc = disk_write(b->disk, off, buf, len, err);
+	if (!held)
+		pthread_mutex_unlock(&b->vdev.lock);
+	return rc;
+}
+
+/* d->lock held: the source's last writes are on disk (shared storage) */
+int
+virtio_blk_flush(struct virtio_blk *b, struct hv_err *err)
+{
+	return b->ro ? 0 : disk_flush(b->disk, err);
+}
+
+/*
+ * On shared storage the destination opened the image while the source
+ * still wrote it: what it cached of the metadata (a VHDX or qcow2 table)
+ * may be stale. Open it again once the source has flushed and stopped.
+ */
+int
+virtio_blk_reopen(struct virtio_blk *b, struct hv_err *err)
+{
+	struct disk *d;
+
+	if (disk_open(&d, b->path, b->ro ? DISK_RDONLY : 0, err) != 0)
+		return -1;
+	if (disk_size(d) / 512 != b->sectors) {
+		disk_close(d);
+		return hv_fail(err, HV_EINVAL, "%s: its size changed during the migration", b->path);
+	}
+	pthread_mutex_lock(&b->vdev.lock);
+	disk_close(b->disk);
+	b->disk = d;
+	pthread_mutex_unlock(&b->vdev.lock);
+	return 0;
+}
+
+/* --- online merge (merge.c) ---------------------------------------------- */
+
+int
+virtio_blk_layer_status(struct virtio_blk *b, uint64_t off, uint64_t len, uint64_t *pnum,
+			struct hv_err *err)
+{
+	int st;
+
+	pthread_mutex_lock(&b->vdev.lock);
+	st = disk_block_status(b->disk, off, len, pnum, err);
+	pthread_mutex_unlock(&b->vdev.lock);
+	return st;
+}
+
+const char *
+virtio_blk_parent_path(struct virtio_blk *b)
+{
+	struct disk *p = disk_parent(b->disk);
+
+	return p ? disk_path(p) : NULL;
+}
+
+void
+virtio_blk_lock(struct virtio_blk *b, bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&b->vdev.lock);
+	else
+		pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* the lock held: d (at path) is the device's image from now on */
+void
+virtio_blk_swap(struct virtio_blk *b, struct disk *d, const char *path)
+{
+	char *p = strdup(path);
+
+	disk_close(b->disk);
+	b->disk = d;
+	if (p != NULL) {
+		free(b->path);
+		b->path = p;
+	}
 }

@@ -55,6 +55,22 @@ virtio_live(const struct virtio_dev *d)
 	       !(d->status & (VIRTIO_S_NEEDS_RESET | VIRTIO_S_FAILED));
 }
 
+/* migration: the rings count as written (the device wrote through views
+   it took when the queue was enabled, which gmem_ptr did not see) */
+void
+virtio_mark_rings(struct virtio_dev *d)
+{
+	for (int i = 0; i < d->nqueues; i++) {
+		struct virtq *vq = &d->vq[i];
+
+		if (!vq->enabled)
+			continue;
+		gmem_ptr(d->mem, vq->desc_gpa, 16 * vq->size);
+		gmem_ptr(d->mem, vq->avail_gpa, 6 + 2 * vq->size);
+		gmem_ptr(d->mem, vq->used_gpa, 6 + 8 * vq->size);
+	}
+}
+
 void
 virtio_reset(struct virtio_dev *d)
 {

@@ -104,6 +104,7 @@ void virtio_init(struct virtio_dev *d, struct vmm *vm, const struct gmem *mem,
 bool virtio_has(const struct virtio_dev *d, unsigned feature);
 bool virtio_live(const struct virtio_dev *d);	/* DRIVER_OK, no reset owed */
 void virtio_reset(struct virtio_dev *d);
+void virtio_mark_rings(struct virtio_dev *d);
 /* the guest broke the rules: mark DEVICE_NEEDS_RESET and say why, once */
 void virtio_needs_reset(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -27,22 +27,42 @@ struct gmem {
 	int page_fd;		/* smart paging's file, or -1 */
 	uint64_t size;		/* bytes of RAM */
 	uint64_t low;		/* bytes mapped at GPA 0 (<= MMIO_HOLE_START) */
+	/* live migration: a bit per page (by offset in host) that device
+	   code may have written, which KVM's dirty log cannot see */
+	_Atomic uint64_t *_Atomic track;
+	_Atomic uint64_t *track_buf;	/* track's, freed with the VM */
+	bool logging;		/* KVM's dirty log is on for the slots */
 };
 
-/* host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL */
+static inline void
+gmem_mark(const struct gmem *m, uint64_t off, uint64_t len)
+{
+	_Atomic uint64_t *t = m->track;
+
+	if (t == NULL || len == 0)
+		return;
+	for (uint64_t p = off / 4096; p <= (off + len - 1) / 4096; p++)
+		atomic_fetch_or_explicit(&t[p / 64], 1ull << (p % 64), memory_order_relaxed);
+}
+
+/* host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL;
+   while migrating, the range counts as written */
 static inline void *
 gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 {
-	uint64_t high = m->size - m->low;
+	uint64_t high = m->size - m->low, off;
 
 	if (len > m->size)
 		return NULL;
 	if (gpa < m->low && len <= m->low - gpa)
-		return m->host + gpa;
-	if (gpa >= MMIO_HOLE_END && gpa - MMIO_HOLE_END < high &&
-	    len <= high - (gpa - MMIO_HOLE_END))
-		return m->host + m->low + (gpa - MMIO_HOLE_END);
-	return NULL;
+		off = gpa;
+	else if (gpa >= MMIO_HOLE_END && gpa - MMIO_HOLE_END < high &&
+		 len <= high - (gpa - MMIO_HOLE_END))
+		off = m->low + (gpa - MMIO_HOLE_END);
+	else
+		return NULL;
+	gmem_mark(m, off, len);
+	return m->host + off;
 }
 
 /* little-endian fields in guest memory and images */
@@ -168,6 +188,8 @@ struct vmm {
 int kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
 		struct hv_err *err);
 int kvm_vm_setup(struct vmm *vm, struct hv_err *err);
+int kvm_dirty_log(struct vmm *vm, bool on, struct hv_err *err);
+int kvm_dirty_take(struct vmm *vm, uint64_t *bm, uint64_t *tmp, struct hv_err *err);
 int kvm_vcpu_setup(struct vmm *vm, struct vcpu *v, struct hv_err *err);
 void kvm_vm_teardown(struct vmm *vm);
 void vmm_irq_line(struct vmm *vm, int gsi, int level);

@@ -174,6 +174,55 @@ int vmm_state_path(const char *home, const char *name, char *buf, size_t len);
 int vmm_save_file(struct vmm *vm, const char *path, struct hv_err *err);
 int vmm_restore_file(struct vmm *vm, const char *path, struct hv_err *err);
 
+/* live migration (migrate.c) over fd, a stream the caller authenticated */
+struct vmm_migrate_progress {
+	const char *phase;		/* "storage", "memory", "final" */
+	int pass;			/* 1: all RAM; then the pages written since */
+	uint64_t sent_bytes;		/* on the wire so far */
+	uint64_t remaining_bytes;	/* what this pass sends */
+	uint64_t rate;			/* bytes/s while sending */
+	uint64_t elapsed_ms;
+};
+struct vmm_migrate_opts {
+	uint64_t max_downtime_ms;	/* the last pass must fit in it */
+	bool storage;			/* mirror the disks too */
+	int max_passes;			/* 0: 30; then the last pass goes anyway */
+	void (*progress)(void *opaque, const struct vmm_migrate_progress *p);
+	void *opaque;
+};
+struct vmm_migrate_result {
+	int passes;
+	uint64_t total_ms, downtime_ms;	/* downtime: paused to running there */
+	uint64_t bytes, pages, zero_pages, disk_bytes;
+	bool committed;		/* the destination was told to run it */
+	bool unconfirmed;	/* ... and never said it did */
+};
+/*
+ * Source: 0 once the destination runs the VM (this one stays paused:
+ * stop it); -1 with the VM running here as before, unless r->committed
+ * (it then must never run here again).
+ */
+int vmm_migrate_send(struct vmm *vm, int fd, const struct vmm_migrate_opts *o,
+		     struct vmm_migrate_result *r, struct hv_err *err);
+/*
+ * Destination, into a VM created with cfg.restoring: the whole stream,
+ * then the handover. 0: vmm_start() it now and vmm_migrate_running();
+ * -1: the source was told why (it keeps running). storage: the disks
+ * arrive in the stream (else they are shared, and opened again here).
+ */
+int vmm_migrate_receive(struct vmm *vm, int fd, bool storage,
+			struct vmm_migrate_result *r, struct hv_err *err);
+void vmm_migrate_refuse(int fd, const char *msg);
+
+/*
+ * Online merge (merge.c): copy what disk's differencing image holds into
+ * parent (its parent image) while the VM runs, then run the disk on
+ * parent; the caller deletes the child. On failure the VM is as before.
+ */
+int vmm_disk_merge(struct vmm *vm, int disk, const char *parent,
+		   void (*progress)(void *opaque, uint64_t done, uint64_t total), void *opaque,
+		   struct hv_err *err);
+
 /* read end of a nonblocking pipe carrying all the guest writes to COM1 */
 int vmm_console_fd(struct vmm *vm);
 /* feed COM1's receive FIFO; returns bytes taken (the FIFO may be full) */

@@ -30,8 +30,6 @@ ring_put(struct worker *w, const char *p, size_t n)
 	w->ring_head += n;
 }
 
-static void client_close(struct worker *w, struct client *c);
-
 void
 console_output(struct worker *w)
 {
@@ -71,12 +69,15 @@ console_backlog(struct worker *w, struct client *c)
 
 /* --- control socket ---------------------------------------------------- */
 
-static void
+void
 client_close(struct worker *w, struct client *c)
 {
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	c->passed_fd = -1;
 	c->console = false;
 	c->len = 0;
 }
@@ -106,7 +107,7 @@ reply_ok(struct client *c)
 	reply(c, j);
 }
 
-static void
+void
 reply_err(struct client *c, const char *msg)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -216,6 +217,14 @@ handle_request(struct worker *w, struct client *c, const char *line)
 	cJSON *req = cJSON_Parse(line), *cmd = cJSON_GetObjectItem(req, "cmd");
 	const char *what = cJSON_IsString(cmd) ? cmd->valuestring : "";
 
+	if ((w->migrating || w->merging) && strcmp(what, "status") != 0 && strcmp(what, "stats") != 0 &&
+	    strcmp(what, "console") != 0 && strcmp(what, "flush") != 0 &&
+	    strcmp(what, "sample") != 0) {
+		reply_err(c, w->merging ? "a disk of the VM is being merged" :
+			  "the VM is being live-migrated");
+		cJSON_Delete(req);
+		return;
+	}
 	if (strcmp(what, "status") == 0 || strcmp(what, "stats") == 0) {
 		cJSON *j = cJSON_CreateObject();
 
@@ -250,6 +259,21 @@ handle_request(struct worker *w, struct client *c, const char *line)
 		reply_ok(c);
 	} else if (strcmp(what, "save") == 0) {
 		save_request(w, c);
+	} else if (strcmp(what, "merge") == 0) {
+		const cJSON *disk = cJSON_GetObjectItem(req, "disk");
+		const cJSON *parent = cJSON_GetObjectItem(req, "parent");
+
+		if (!cJSON_IsNumber(disk) || !cJSON_IsString(parent))
+			reply_err(c, "merge: needs disk and parent");
+		else
+			merge_request(w, c, (int)disk->valuedouble, parent->valuestring);
+	} else if (strcmp(what, "migrate") == 0) {
+		const cJSON *to = cJSON_GetObjectItem(req, "to");
+		const cJSON *md = cJSON_GetObjectItem(req, "max_downtime_ms");
+
+		migrate_request(w, c, cJSON_IsString(to) ? to->valuestring : "?",
+				cJSON_IsNumber(md) && md->valuedouble >= 1 ? (uint64_t)md->valuedouble : 300,
+				cJSON_IsTrue(cJSON_GetObjectItem(req, "storage")));
 	} else if (strcmp(what, "shutdown") == 0) {
 		/* the ACPI power button, as on a physical server: the guest's OS
 		   decides what to do (an idle probe powers off through S5) */
@@ -290,7 +314,25 @@ client_input(struct worker *w, struct client *c)
 		vmm_console_input(w->vmm, buf, (size_t)n);
 		return;
 	}
-	n = read(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len);
+	{	/* hv vm migrate passes its connection with the request */
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { .iov_base = c->buf + c->len, .iov_len = sizeof c->buf - 1 - c->len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof cbuf };
+		struct cmsghdr *cm;
+
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+		for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			int fd;
+
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+			if (c->passed_fd >= 0)
+				close(c->passed_fd);
+			c->passed_fd = fd;
+		}
+	}
 	if (n <= 0) {
 		client_close(w, c);
 		return;
@@ -325,6 +367,7 @@ accept_client(struct worker *w)
 		if (c->fd >= 0)
 			continue;
 		c->fd = fd;
+		c->passed_fd = -1;
 		c->len = 0;
 		c->console = false;
 		ev.data.ptr = c;

@@ -1,7 +1,8 @@
 /*
  * worker-main.c - build/hv-worker: the process that owns one running VM.
  *
- *	hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] NAME
+ *	hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] [--restore FILE]
+ *		  [--incoming-fd N [--incoming-storage]] NAME
  *
  * Started detached by hv_vm_start() (engine/lifecycle.c). It holds
  * run/NAME.lock for its whole life (how readers tell a live worker from a
@@ -99,7 +100,7 @@ memory_tick(struct worker *w)
 {
 	char event[256];
 
-	if (w->mem == NULL || w->vmm == NULL)
+	if (w->mem == NULL || w->vmm == NULL || w->migrating)
 		return;
 	mem_arbiter_tick(w->mem, w->vmm, event, sizeof event);
 	if (event[0] && w->hv != NULL) {
@@ -215,7 +216,7 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS */
 	if (mem_arbiter_open(&w->mem, w->home, vm, w->budget, &cfg, err) != 0)
 		return -1;
-	cfg.restoring = w->restore != NULL;
+	cfg.restoring = w->restore != NULL || w->incoming_fd >= 0;
 	cfg.ndisks = vm->ndisks;
 	for (int i = 0; i < vm->ndisks; i++) {
 		cfg.disks[i].path = vm->disks[i];
@@ -235,6 +236,8 @@ build_vmm(struct worker *w, struct hv_err *err)
 	}
 	if (vmm_create(&w->vmm, &cfg, err) != 0)
 		return -1;
+	if (w->incoming_fd >= 0)
+		return migrate_arrive(w, err);	/* it starts once handed over */
 	if (w->restore && vmm_restore_file(w->vmm, w->restore, err) != 0)
 		return -1;
 	return vmm_start(w->vmm, err);
@@ -388,6 +391,8 @@ run(struct worker *w)
 						sample_take(w);
 					}
 				}
+			} else if (p == &w->mig_event) {
+				migrate_done(w);
 			} else if (p == &w->arb) {
 				disk_arbiter_tick(w->arb);
 			} else if (p == &w->sig_fd) {
@@ -418,8 +423,9 @@ main(int argc, char **argv)
 	memset(&w, 0, sizeof w);
 	w.started_ms = clock_ns(CLOCK_REALTIME) / 1000000;
 	w.listen_fd = w.sig_fd = w.console_fd = w.wait_fd = w.epfd = w.log_fd = w.tick_fd = -1;
+	w.incoming_fd = w.mig_event = w.mig_fd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		w.clients[i].fd = -1;
+		w.clients[i].fd = w.clients[i].passed_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
 			home = argv[++i];
@@ -429,18 +435,25 @@ main(int argc, char **argv)
 			vm_fd = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc)
 			w.restore = argv[++i];
+		else if (strcmp(argv[i], "--incoming-fd") == 0 && i + 1 < argc)
+			w.incoming_fd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--incoming-storage") == 0)
+			w.incoming_storage = true;
 		else if (name == NULL && argv[i][0] != '-')
 			name = argv[i];
 		else
 			name = NULL, i = argc;
 	}
 	if (home == NULL || name == NULL) {
-		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] [--restore FILE] NAME\n");
+		fprintf(stderr, "usage: hv-worker --home HV_HOME [--ready-fd N] [--vm-fd N] [--restore FILE]\n"
+				"                 [--incoming-fd N [--incoming-storage]] NAME\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&w, home, name, vm_fd, &err) != 0) {
 		logf_("VM %s: %s", name, err.msg);
+		if (w.incoming_fd >= 0)	/* the source keeps it, and hears why */
+			vmm_migrate_refuse(w.incoming_fd, err.msg);
 		if (ready_fd >= 0)
 			dprintf(ready_fd, "error: %s\n", err.msg);
 		/* a state that would not restore stays saved, untouched */
@@ -458,7 +471,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	set_state(&w, "Running", NULL);
-	if (w.restore) {
+	if (w.incoming_fd >= 0) {
+		close(w.incoming_fd);
+		w.incoming_fd = -1;
+		hv_event_add(w.hv, w.vm.name, "arrived by live migration (worker pid %d)", (int)getpid());
+	} else if (w.restore) {
 		unlink(w.restore);	/* it runs on from here: the file is spent */
 		hv_event_add(w.hv, w.vm.name, "restored from its saved state (worker pid %d)",
 			     (int)getpid());
@@ -482,6 +499,15 @@ main(int argc, char **argv)
 		close(ready_fd);
 	}
 	run(&w);
+	if (w.migrating) {	/* signalled mid-way: cut it, the VM stays ours */
+		shutdown(w.mig_fd, SHUT_RDWR);
+		pthread_join(w.mig_thread, NULL);
+		w.migrating = false;
+	}
+	if (w.merging) {	/* it ends by itself, the VM on either image */
+		pthread_join(w.mig_thread, NULL);
+		w.merging = false;
+	}
 	logf_("VM %s stopping: %s", w.vm.name, w.exit_why);
 	vmm_stop(w.vmm);
 	sample_take(&w);	/* the last one, while the memory arbiter is there */

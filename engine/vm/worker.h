@@ -21,6 +21,7 @@
 
 struct client {
 	int fd;
+	int passed_fd;		/* an fd that came with its request, or -1 */
 	bool console;		/* raw console stream after {"cmd":"console"} */
 	char buf[LINE_MAX_LEN];
 	size_t len;
@@ -49,6 +50,21 @@ struct worker {
 	uint64_t budget;		/* hv.conf memory.budget */
 	const char *restore;		/* --restore FILE: a saved state */
 	bool saved;			/* "save" wrote it: the VM is Saved */
+	/* live migration (worker-migrate.c) */
+	int incoming_fd;		/* --incoming-fd: the VM arrives on it */
+	bool incoming_storage;		/* ... with its disks */
+	bool migrating;			/* leaving: a thread sends it */
+	int mig_event;			/* eventfd: that thread is done */
+	int mig_fd;			/* its connection to the destination */
+	struct client *mig_client;	/* hv vm migrate, waiting for the end */
+	pthread_t mig_thread;
+	uint64_t mig_downtime_ms;
+	bool mig_storage, mig_ok, mig_committed;
+	char mig_to[256];
+	bool merging;			/* an online merge runs on that thread */
+	struct cJSON *job_reply;	/* what the thread's client is told last */
+	int merge_disk;
+	char merge_parent[HV_PATH_MAX];
 };
 
 #define METER_SECONDS	5
@@ -58,7 +74,16 @@ void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void meter_flush(struct worker *w);
 void sample_take(struct worker *w);
 
+/* worker-migrate.c */
+void migrate_request(struct worker *w, struct client *c, const char *to,
+		     uint64_t max_downtime_ms, bool storage);
+void migrate_done(struct worker *w);	/* and merge's: the job event */
+void merge_request(struct worker *w, struct client *c, int disk, const char *parent);
+int migrate_arrive(struct worker *w, struct hv_err *err);
+
 /* worker-ctl.c */
+void client_close(struct worker *w, struct client *c);
+void reply_err(struct client *c, const char *msg);
 int listen_socket(struct worker *w, struct hv_err *err);
 void accept_client(struct worker *w);
 void client_input(struct worker *w, struct client *c);

@@ -6,6 +6,9 @@
  *
  * Each request slot k owns descriptors 3k (header), 3k+1 (data) and 3k+2
  * (status), so the used id says which slot finished: no free list.
+ * blk_slot_*() hand the slots to other workloads (churn.c); a command
+ * that uses them waits for all of its requests before it returns, so the
+ * commands never find each other's requests in flight.
  */
 #include "tests/guest/probe.h"
 #include "tests/guest/pattern.h"
@@ -21,8 +24,8 @@
 				 VIRTIO_F_INDIRECT_DESC)
 
 #define QSIZE			128
-#define MAX_SLOTS		16
-#define REQ_SECTORS		128	/* 64 KiB */
+#define MAX_SLOTS		BLK_MAX_SLOTS
+#define REQ_SECTORS		BLK_REQ_SECTORS	/* 64 KiB */
 #define REQ_BYTES		(REQ_SECTORS * PATTERN_SECTOR)
 #define MAX_BLK			8
 #define WAIT_US			10000000ull	/* a request slower than this hangs */
@@ -77,7 +80,7 @@ blk_slots_alloc(struct blk *b)
 }
 
 /* dev=N from the arguments: the Nth virtio-blk in scan order, set up once */
-static struct blk *
+struct blk *
 blk_get(const char *cmd, const char *args)
 {
 	uint64_t n = arg_u64_or(args, "dev", 0);
@@ -88,8 +91,10 @@ blk_get(const char *cmd, const char *args)
 		return NULL;
 	}
 	b = &blks[n];
-	if (b->open)
+	if (b->open) {
+		churn_drain();	/* its requests finish before ours start */
 		return b;
+	}
 	if (pci_ndevs < 0)
 		pci_ndevs = pci_scan(pci_devs, PCI_MAX_DEVS);
 	if (virtio_find(pci_devs, pci_ndevs, VIRTIO_ID_BLOCK, (int)n, &b->vd) ||
@@ -170,6 +175,75 @@ free_slot(struct blk *b, int depth)
 		if (!b->slot[k].busy)
 			return k;
 	return -1;
+}
+
+uint64_t
+blk_capacity(const struct blk *b)
+{
+	return b->capacity;
+}
+
+bool
+blk_read_only(const struct blk *b)
+{
+	return b->vd.features & VIRTIO_BLK_F_RO;
+}
+
+int
+blk_slot_free(struct blk *b)
+{
+	return free_slot(b, b->nslots);
+}
+
+uint8_t *
+blk_slot_buf(struct blk *b, int k)
+{
+	return b->slot[k].buf;
+}
+
+void
+blk_slot_submit(struct blk *b, int k, bool write, uint64_t sector,
+		uint32_t count)
+{
+	slot_submit(b, k, write ? BLK_T_OUT : BLK_T_IN, sector, count);
+}
+
+void
+blk_kick(struct blk *b)
+{
+	virtq_kick(&b->vd.vq);
+}
+
+int
+blk_slot_done(struct blk *b, uint8_t *status)
+{
+	uint32_t id, len;
+
+	if (!virtq_pop(&b->vd.vq, &id, &len))
+		return -1;
+	if (id % 3 || id / 3 >= (uint32_t)b->nslots || !b->slot[id / 3].busy) {
+		pr("blk: device returned bogus id %u\n", id);
+		return -2;
+	}
+	b->slot[id / 3].busy = false;
+	*status = *b->slot[id / 3].status;
+	return (int)(id / 3);
+}
+
+bool
+blk_needs_reset(struct blk *b)
+{
+	return virtio_status(&b->vd) & VIRTIO_STATUS_NEEDS_RESET;
+}
+
+int
+blk_slot_wait(struct blk *b, uint8_t *status)
+{
+	int k = slot_wait(b);
+
+	if (k >= 0)
+		*status = *b->slot[k].status;
+	return k;
 }
 
 struct xfer {

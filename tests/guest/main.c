@@ -23,6 +23,20 @@
  *   forge-ra forge-mac             virtio-net and IPv4 (net.c, net-ip.c)
  *   counter [step_ms=N]            while idle, "counter: N" every N ms (100),
  *                                  N from 1 up: proves a saved VM goes on
+ *   dirty [mb=N] [rate=R] [step_ms=S]  while idle, rewrite N MiB (64) at R
+ *                                  MiB/s (10), "dirty: n= us= sum=" every
+ *                                  S ms (10), "dirty: stall us= at n=" when
+ *                                  the guest lost over 20 ms (dirty.c)
+ *   dirty-check                    the region against its sum: ok or BAD
+ *   blk-churn dev=D start=S blocks=N [block_kb=K] [seconds=T] [rate=R]
+ *                                  write N blocks of K KiB (64) from sector
+ *                                  S once, then while idle rewrite random
+ *                                  ones for T s (1; 0: until stopped) at up
+ *                                  to R blocks/s (0: flat out) (churn.c);
+ *                                  without `ready` it runs to its end
+ *   churn-stop                     end a running blk-churn now
+ *   blk-verify-churn               every block against its generation: ok
+ *                                  or BAD (refused while blk-churn runs)
  * Console lines while idle: shutdown, ping, or any command above; the
  * ACPI power button while idle powers off (S5), as an OS would.
  */
@@ -476,6 +490,11 @@ static const struct {
 } commands[] = {
 	{ "ready", cmd_ready },
 	{ "counter", cmd_counter },
+	{ "dirty", cmd_dirty },
+	{ "dirty-check", cmd_dirty_check },
+	{ "blk-churn", cmd_blk_churn },
+	{ "churn-stop", cmd_churn_stop },
+	{ "blk-verify-churn", cmd_blk_verify_churn },
 	{ "ping", cmd_ping },
 	{ "blk-write", cmd_blk_write },
 	{ "blk-read", cmd_blk_read },
@@ -528,8 +547,10 @@ run_command(char *c)
 
 /*
  * serial console: a line at a time, polled every 10 ms from a halted CPU
- * (LAPIC timer), or about every millisecond by spinning without a LAPIC;
- * with a NIC up see net_idle(): every millisecond, spinning under traffic
+ * (LAPIC timer), or about every millisecond by spinning without a LAPIC
+ * or while dirty or blk-churn runs (their pace and stall clock need the
+ * CPU; a churn tick takes up to about a millisecond); with a NIC up see
+ * net_idle(): every millisecond, spinning under traffic
  */
 static void
 idle(int status)
@@ -545,6 +566,8 @@ idle(int status)
 
 		balloon_poll();
 		counter_tick();
+		dirty_tick();
+		churn_tick();
 		if (acpi_power_button()) {	/* what an OS does: shut down */
 			pr("probe: power button\n");
 			pr("probe: shutdown\n");
@@ -554,13 +577,16 @@ idle(int status)
 
 		if (net_idle(halt)) {
 			/* recent traffic: it spun 1 ms on the NICs' rings */
-		} else if (halt) {
+		} else if (halt && !dirty_active() && !churn_active()) {
 			mmio_w32(LAPIC + 0x380,
 				 net_active() ? NET_TICK_NS : IDLE_TICK_NS);
 			idle_halt();
 		} else {
-			while (rdtsc() - last < (1u << 21))
+			while (rdtsc() - last < (1u << 21)) {
+				dirty_tick();
+				churn_tick();
 				cpu_relax();
+			}
 			last = rdtsc();
 		}
 		while ((ch = serial_getc()) >= 0) {
@@ -614,5 +640,7 @@ probe_main(uint32_t start_info)
 	}
 	if (want_idle)
 		idle(status);
+	while (churn_active())	/* blk-churn without ready: to its end */
+		churn_tick();
 	return status;
 }

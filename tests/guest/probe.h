@@ -5,13 +5,15 @@
  *        argument helpers, the TSC clock, the page allocator, exit.
  * pci.c: PCI bus 0 scan through 0xCF8/0xCFC, BARs, capability walk.
  * virtio.c: the modern virtio-pci transport and split virtqueues (polled).
- * blk.c: the blk-* and hostile commands.
+ * blk.c: the blk-* and hostile commands, request slots for churn.c.
  * balloon.c: virtio-balloon (polled): balloon-up, idle and mem-touch polling.
  * net.c: virtio-net (polled rx/tx queues), net-up, net-stats, idle polling.
  * net-ip.c: ARP, IPv4, ICMP echo, UDP echo/send/stream/sink, icmp-ping.
  * net-forge.c: frames a rogue guest would send (DHCP offer, RA, MAC spoof).
  * acpi.c: RSDP/XSDT/MADT/FADT/DSDT parsing, acpi, acpi-off, pwrbtn.
  * smp.c: starting the APs (INIT-SIPI-SIPI), the smp command.
+ * dirty.c: the dirty workload for migration tests, dirty-check.
+ * churn.c: the disk-rewriting workload for migration tests, its check.
  * main.c: hvm_start_info, page tables above 4 GiB, IDT, command dispatch.
  */
 #ifndef PROBE_H
@@ -159,6 +161,20 @@ struct ap_boot {			/* entry.S ap_start64 reads it */
 };
 int cmd_smp(const char *args);
 
+/* ---- dirty.c ---- */
+bool dirty_active(void);	/* idle() must spin, not halt */
+void dirty_tick(void);		/* idle(): rewrite what is due, lines, stalls */
+int cmd_dirty(const char *args);
+int cmd_dirty_check(const char *args);
+
+/* ---- churn.c ---- */
+bool churn_active(void);	/* idle() must spin, not halt */
+void churn_tick(void);		/* idle(): reap finished writes, start more */
+void churn_drain(void);		/* let every churn request finish (blk_get) */
+int cmd_blk_churn(const char *args);
+int cmd_churn_stop(const char *args);
+int cmd_blk_verify_churn(const char *args);
+
 /* ---- pci.c ---- */
 struct pci_dev {
 	uint8_t bus, dev, fn;
@@ -260,6 +276,23 @@ int cmd_blk_read(const char *args);
 int cmd_blk_flush(const char *args);
 int cmd_blk_bench(const char *args);
 int cmd_hostile(const char *args);
+/* requests by slot, for workloads of their own (churn.c): a slot's buffer
+   holds BLK_REQ_SECTORS sectors; wait for every request before returning */
+#define BLK_MAX_SLOTS		16
+#define BLK_REQ_SECTORS		128	/* 64 KiB */
+struct blk;
+struct blk *blk_get(const char *cmd, const char *args);	/* dev=N; NULL: said why */
+uint64_t blk_capacity(const struct blk *b);	/* sectors */
+bool blk_read_only(const struct blk *b);
+int blk_slot_free(struct blk *b);		/* -1: all busy */
+uint8_t *blk_slot_buf(struct blk *b, int k);
+void blk_slot_submit(struct blk *b, int k, bool write, uint64_t sector,
+		     uint32_t count);		/* publish; blk_kick() sends */
+void blk_kick(struct blk *b);
+int blk_slot_wait(struct blk *b, uint8_t *status);	/* -1: hung, said why */
+int blk_slot_done(struct blk *b, uint8_t *status);	/* -1: none yet,
+							   -2: bogus, said why */
+bool blk_needs_reset(struct blk *b);		/* an MMIO read: not in a spin */
 
 /* ---- balloon.c ---- */
 void balloon_poll(void);		/* idle() and long commands call it */
