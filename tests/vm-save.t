@@ -2,8 +2,8 @@
 # VM save/restore (Hyper-V's "Save"): a probe counting on its console is
 # saved to vms/NAME/state.hvs, its worker ends, the VM reads Saved; start
 # restores it and the count goes on at exactly the next number, its disk
-# still reads back; a truncated state file is refused and the VM stays
-# Saved; stop on a Saved VM discards the state.
+# still reads back; a truncated or bit-flipped state file is refused and
+# the VM stays Saved; stop on a Saved VM discards the state.
 . "$(dirname "$0")/lib.sh"
 PROBE=${B:-$TOP/build}/guest/probe.elf
 [ -w /dev/kvm ] || skip_all "no /dev/kvm (needs root and KVM)"
@@ -70,6 +70,7 @@ ok $? "the disk still works: the pattern written before the save reads back"
 run_hv vm save s1
 ok $rc "save again"
 size=$(stat -c %s "$HV_HOME/vms/s1/state.hvs")
+cp "$HV_HOME/vms/s1/state.hvs" "$TMP/good.hvs"
 truncate -s $((size / 2)) "$HV_HOME/vms/s1/state.hvs"
 run_hv vm start s1
 ok $((! rc)) "start with a truncated state file fails"
@@ -86,6 +87,14 @@ worker_gone; ok $? "no worker is left running"
 printf 'HVSTATE1\x63\0\0\0\x04\0\0\0\0\0\0\0abcd' >"$HV_HOME/vms/s1/state.hvs"
 run_hv vm start s1
 printf '%s' "$err" | grep -q 'unknown section'; ok $? "an unknown section is refused by name ($err)"
+worker_gone
+is "$(state_of s1)" Saved "still Saved"
+# one bit flipped in the middle of a whole file: the end's CRC-32C says so
+cp "$TMP/good.hvs" "$HV_HOME/vms/s1/state.hvs"
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x10]))' \
+	"$HV_HOME/vms/s1/state.hvs" $((size / 3))
+run_hv vm start s1
+printf '%s' "$err" | grep -q 'checksum mismatch'; ok $? "a flipped bit is caught by the checksum ($err)"
 worker_gone
 is "$(state_of s1)" Saved "still Saved"
 

@@ -5,7 +5,8 @@
  *
  *	"HVSTATE1"
  *	section*: tag u32, length u64, payload (little-endian throughout)
- *	SEC_END
+ *	SEC_END, its payload the CRC-32C of all before it (a bit flipped on
+ *	disk is refused, not restored; an end without one is from before it)
  *
  * RAM goes in runs of 64 pages: a u64 bitmap of the pages that hold
  * anything, then those pages; all-zero pages cost one bit. KVM's own
@@ -22,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "engine/disk/crc32c.h"
 #include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-balloon.h"
 #include "engine/vm/virtio-blk.h"
@@ -123,6 +125,8 @@ out_put(struct stream *s, const void *p, size_t len)
 {
 	const uint8_t *b = p;
 
+	if (s->sum)
+		s->crc = crc32c(s->crc, p, len);
 	while (len && !s->error) {
 		size_t k = (1u << 20) - s->n;
 
@@ -174,6 +178,8 @@ in_get(struct stream *s, void *p, size_t len)
 		size_t k = s->n - s->pos < len ? s->n - s->pos : len;
 
 		memcpy(b, s->buf + s->pos, k);
+		if (s->sum)
+			s->crc = crc32c(s->crc, s->buf + s->pos, k);
 		s->pos += k;
 		b += k;
 		len -= k;
@@ -617,9 +623,9 @@ fail:
 int
 vmm_save_state(struct vmm *vm, int fd, struct hv_err *err)
 {
-	struct stream s = { .fd = fd, .buf = malloc(1u << 20) };
+	struct stream s = { .fd = fd, .buf = malloc(1u << 20), .sum = true };
 	struct snap_w w = { 0 };
-	uint8_t end[12];
+	uint8_t end[16];
 	int rc = -1;
 
 	if (!s.buf)
@@ -638,7 +644,8 @@ vmm_save_state(struct vmm *vm, int fd, struct hv_err *err)
 	if (devices_save(vm, &s, err) != 0)
 		goto out;
 	put_le32(end, SEC_END);
-	put_le64(end + 4, 0);
+	put_le64(end + 4, 4);
+	put_le32(end + 12, s.crc);
 	out_put(&s, end, sizeof end);
 	out_flush(&s);
 	if (s.error) {
@@ -729,14 +736,25 @@ stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
 		uint32_t tag;
 		uint64_t len;
 		struct snap_r r = { 0 };
+		uint32_t crc = s->crc;
 		int rc;
 
 		if (in_get(s, h, sizeof h) != 0)
 			return hv_fail(err, HV_EINVAL, "state file: truncated (no end marker)");
 		tag = get_le32(h);
 		len = get_le64(h + 4);
-		if (tag == SEC_END)
+		if (tag == SEC_END) {
+			uint8_t c[4];
+
+			if (len == 0)	/* written before checksums */
+				break;
+			if (len != 4 || in_get(s, c, 4) != 0)
+				return hv_fail(err, HV_EINVAL, "state file: a malformed end marker");
+			if (s->sum && get_le32(c) != crc)
+				return hv_fail(err, HV_EINVAL, "state file: checksum mismatch: the file "
+					       "is corrupt (not restored)");
 			break;
+		}
 		if (extra != NULL && tag > SEC_VIRTIO && (have & (1u << SEC_HEADER))) {
 			rc = extra(opaque, tag, len, s, err);
 			if (rc < 0)
@@ -796,7 +814,7 @@ stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
 int
 vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err)
 {
-	struct stream s = { .fd = fd, .buf = malloc(1u << 20) };
+	struct stream s = { .fd = fd, .buf = malloc(1u << 20), .sum = true };
 	char magic[8];
 	int rc;
 

@@ -88,6 +88,8 @@ struct stream {
 	size_t n, pos;		/* reading: bytes in buf, next one */
 	int error;		/* errno, or -1: end of file */
 	uint64_t bytes;		/* moved through fd so far */
+	bool sum;		/* keep crc: a CRC-32C of what went through */
+	uint32_t crc;
 };
 
 void out_put(struct stream *s, const void *p, size_t len);
@@ -106,7 +108,8 @@ struct virtio_dev *vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index
 /* every vCPU, the irqchip and each device model, as sections */
 int devices_save(struct vmm *vm, struct stream *s, struct hv_err *err);
 /*
- * Read sections up to SEC_END. extra (may be NULL) is offered each tag
+ * Read sections up to SEC_END (whose payload, when it has one, is the
+ * CRC-32C of everything before it: s->sum must be on to check it). extra (may be NULL) is offered each tag
  * past SEC_VIRTIO after the header: it returns 0 when it consumed the
  * section's len bytes, 1 for a tag it does not know, -1 on error. With
  * extra, no SEC_RAM is needed (migration sends pages instead).
