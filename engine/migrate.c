@@ -601,11 +601,12 @@ incoming_undo(struct incoming *in)
 {
 	struct hv_err e;
 
-	if (in->registered && hv_vm_delete(in->hv, in->vm.name, &e) != 0) {
-		/* the worker may still be recording Off */
-		usleep(200000);
-		hv_vm_delete(in->hv, in->vm.name, &e);
-	}
+	/* the worker is gone (its pipe closed): whatever it last recorded,
+	   a killed one Starting, the VM never ran here */
+	if (in->registered &&
+	    (hv_vm_set_runtime(in->hv, in->vm.name, "Off", 0, "the migration failed", &e) != 0 ||
+	     hv_vm_delete(in->hv, in->vm.name, &e) != 0))
+		hv_event_add(in->hv, in->vm.name, "an arrival that failed is left here: %s", e.msg);
 	for (int i = 0; i < in->ncreated; i++)
 		unlink(in->created[i]);
 }

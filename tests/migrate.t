@@ -7,8 +7,9 @@
 # (and within --max-downtime, 300 ms). A VM whose probe rewrites a VHDX
 # during the move goes with --storage: the probe reads back what it
 # wrote, and qemu-img compare finds B's image identical to A's. Refusals:
-# no secret, a wrong secret, a VM that is off. Cutting the veth mid-way:
-# the VM runs on at A, which says why; nothing is left at B.
+# no secret, a wrong secret, a VM that is off. Killing B's worker or
+# cutting the veth mid-way: the VM runs on at A, which says why; nothing
+# is left at B.
 . "$(dirname "$0")/lib.sh"
 PROBE=${B:-$TOP/build}/guest/probe.elf
 [ "$(id -u)" = 0 ] || skip_all "namespaces need root"
@@ -27,7 +28,7 @@ hB() { ip netns exec "$NSB" env HV_HOME="$HB" "$HV" "$@"; }
 cleanup() {
 	[ -n "${SERVE:-}" ] && kill "$SERVE" 2>/dev/null
 	for h in "$HA" "$HB"; do
-		for v in m1 n1 s1 c1 off1; do HV_HOME=$h "$HV" vm stop "$v" >/dev/null 2>&1; done
+		for v in m1 n1 s1 d1 c1 off1; do HV_HOME=$h "$HV" vm stop "$v" >/dev/null 2>&1; done
 	done
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
@@ -172,11 +173,29 @@ out=$(qemu-img compare "$TMP/s1.vhdx" "$HB/vms/s1/s1.vhdx" 2>&1); rc=$?
 ok $rc "qemu-img compare: B's image is identical to A's ($out)"
 qemu-img check -q "$HB/vms/s1/s1.vhdx"; ok $? "qemu-img check: B's image is clean"
 
-# 4. the link goes down mid-way: A keeps its VM, B keeps nothing
+# 4. the destination's worker dies mid-way: A keeps its VM, says why
+hA vm create d1 --memory 512M --kernel "$PROBE" --cmdline "dirty mb=256 rate=10; ready" >/dev/null
+hA vm start d1 >/dev/null
+wait_clog "$HA" d1 'dirty: n=50 ' 30; ok $? "d1 runs on A"
+ip netns exec "$NSA" tc qdisc change dev "$VA" root tbf rate 40mbit burst 32kbit latency 400ms
+: >"$TMP/dmig.json"
+hA vm migrate d1 --to "$IPB" --json >"$TMP/dmig.json" 2>"$TMP/dmig.err" &
+MIG=$!
+for _ in $(seq 1 100); do grep -q '"phase":"memory"' "$TMP/dmig.json" && break; sleep 0.05; done
+sleep 0.5
+pkill -KILL -f "hv-worker --home $HB .*d1\$"; ok $? "kill -9 B's incoming worker"
+wait "$MIG"; rc=$?
+ok $((rc == 0)) "the migration fails: $(cat "$TMP/dmig.err")"
+is "$(vms_of "$HA" | tr ' ' '\n' | grep d1)" "d1:Running" "d1 runs on at A"
+for _ in $(seq 1 100); do vms_of "$HB" | grep -q d1 || break; sleep 0.1; done
+vms_of "$HB" | grep -q d1; ok $((! $?)) "B removed d1 from its inventory"
+hA vm stop d1 >/dev/null
+
+# 5. the link goes down mid-way: A keeps its VM, B keeps nothing
 hA vm create c1 --memory 512M --kernel "$PROBE" --cmdline "dirty mb=256 rate=10; ready" >/dev/null
 hA vm start c1 >/dev/null
 wait_clog "$HA" c1 'dirty: n=50 ' 30; ok $? "c1 runs on A"
-ip netns exec "$NSA" tc qdisc change dev "$VA" root tbf rate 40mbit burst 32kbit latency 400ms	# 256 MiB: a minute
+# 40 Mbit/s still: 256 MiB take a minute
 : >"$TMP/cmig.json"
 hA vm migrate c1 --to "$IPB" --json >"$TMP/cmig.json" 2>"$TMP/cmig.err" &
 MIG=$!
