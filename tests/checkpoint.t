@@ -149,22 +149,7 @@ images_ok; ok $? "qemu-img check passes on every image"
 
 # 4. deleting the checkpoint a running VM runs on merges online: the
 # guest rewrites a VHDX all along, and a qcow2 holds what it wrote before
-type_line() {	# vm line; the console is read meanwhile (the probe is chatty)
-	python3 - "$HV_HOME/run/$1.sock" "$2" <<'PY'
-import socket, sys, threading, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b'{"cmd": "console"}\n')
-def drain():
-    try:
-        while s.recv(65536):
-            pass
-    except OSError:
-        pass
-threading.Thread(target=drain, daemon=True).start()
-time.sleep(0.1)
-s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
-PY
-}
+type_line() { console_type "$HV_HOME/run/$1.sock" "$2"; }
 qemu-img create -q -f vhdx "$TMP/o.vhdx" 64M
 qemu-img create -q -f qcow2 "$TMP/o.qcow2" 64M
 run_hv vm create o1 --memory 128M --kernel "$PROBE" --disk "$TMP/o.vhdx" --disk "$TMP/o.qcow2" \

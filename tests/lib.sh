@@ -4,6 +4,7 @@
 # a private HV_HOME in a temp dir removed at exit, and these helpers:
 #	plan N | skip_all WHY | ok COND-EXIT-STATUS DESC | is GOT WANT DESC
 #	run_hv ARGS...      runs $HV, sets $out, $err, $rc
+#	console_type SOCK LINE  types LINE on the console of the worker at SOCK
 #	one_error_line DESC checks $err is one line starting "hv: " and no
 #	                    sanitizer report
 set -u
@@ -82,6 +83,24 @@ wait_console() {	# vm pattern seconds
 		sleep 0.1
 	done
 	return 1
+}
+# type a line on a VM's console through its worker's socket, reading the
+# console meanwhile (a chatty guest would fill the socket and be dropped)
+console_type() {	# socket line
+	python3 - "$1" "$2" <<'PY'
+import socket, sys, threading, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"cmd": "console"}\n')
+def drain():
+    try:
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+threading.Thread(target=drain, daemon=True).start()
+time.sleep(0.1)
+s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
+PY
 }
 state_of() {
 	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'

@@ -55,22 +55,7 @@ wait_clog() {	# home vm pattern seconds
 	done
 	return 1
 }
-type_line() {	# home vm line: reads the console meanwhile (the probe is chatty)
-	python3 - "$1/run/$2.sock" "$3" <<'PY'
-import socket, sys, threading, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b'{"cmd": "console"}\n')
-def drain():
-    try:
-        while s.recv(65536):
-            pass
-    except OSError:
-        pass
-threading.Thread(target=drain, daemon=True).start()
-time.sleep(0.1)
-s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
-PY
-}
+type_line() { console_type "$1/run/$2.sock" "$3"; }
 # A's console, then B's: a line the move cut in two is whole again
 both() { clog "$HA" "$1"; clog "$HB" "$1"; }
 contiguous() { awk 'BEGIN { n = 0 } { if ($1 != n + 1) exit 1; n = $1 } END { exit n < 2 }'; }
