@@ -176,7 +176,52 @@ for _ in $(seq 1 100); do vms_of "$HB" | grep -q d1 || break; sleep 0.1; done
 vms_of "$HB" | grep -q d1; ok $((! $?)) "B removed d1 from its inventory"
 hA vm stop d1 >/dev/null
 
-# 5. the link goes down mid-way: A keeps its VM, B keeps nothing
+# 5. a hostile peer: garbage instead of the handshake, then a peer that
+# knows the secret but sends a page past the VM's RAM; B refuses both,
+# keeps nothing and goes on serving
+HV_HOME=$HA "$HV" vm export off1 "$TMP/off1.cfg" >/dev/null
+out=$(ip netns exec "$NSA" python3 - "$IPB" "$TMP/off1.cfg" <<'PY'
+import hmac, hashlib, json, os, socket, struct, sys
+def line(s):
+    b = b""
+    while not b.endswith(b"\n"):
+        c = s.recv(1)
+        if not c: break
+        b += c
+    return b
+s = socket.create_connection((sys.argv[1], 6790)); line(s)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+try:
+    s.recv(4096)
+except OSError:
+    pass
+s.close()
+s = socket.create_connection((sys.argv[1], 6790))
+hello = json.loads(line(s)); n1 = hello["nonce"]; n2 = os.urandom(32).hex()
+mac = hmac.new(b"sesame", ("src" + n1 + n2).encode(), hashlib.sha256).hexdigest()
+req = {"nonce": n2, "mac": mac, "vm": open(sys.argv[2]).read(), "storage": False, "disks": []}
+s.sendall(json.dumps(req).encode() + b"\n")
+rep = json.loads(line(s))
+s.sendall(b"HVMIGRT1")
+hdr = struct.pack("<IQIQIIIBI", 1, 37, 1, 64 << 20, 1, 0, 0, 0, 0)
+s.sendall(hdr)   # a header for some VM, then a page far past its RAM
+s.sendall(struct.pack("<IQQ", 16, 8 + 4096, 1 << 40) + b"x" * 4096)
+s.settimeout(20)
+try:
+    ans = s.recv(4096)
+except OSError:
+    ans = b""
+print(rep.get("ok"), ans[:1].decode(errors="replace"), ans[3:].decode(errors="replace"))
+PY
+)
+case $out in True\ E\ *) ok 0 "B refuses a hostile stream and says why ($out)" ;;
+	*) ok 1 "B refuses a hostile stream and says why (got: $out)" ;; esac
+for _ in $(seq 1 50); do vms_of "$HB" | grep -q off1 || break; sleep 0.1; done
+vms_of "$HB" | grep -q off1; ok $((! $?)) "and keeps nothing of it"
+grep -c 'migration from .* failed' "$TMP/serve.log" | grep -q '^[3-9]'; ok $? "its log has each failure"
+kill -0 "$SERVE"; ok $? "hv host serve goes on serving"
+
+# 6. the link goes down mid-way: A keeps its VM, B keeps nothing
 hA vm create c1 --memory 512M --kernel "$PROBE" --cmdline "dirty mb=256 rate=10; ready" >/dev/null
 hA vm start c1 >/dev/null
 wait_clog "$HA" c1 'dirty: n=50 ' 30; ok $? "c1 runs on A"
