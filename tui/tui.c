@@ -150,6 +150,7 @@ draw_help(struct tui *t)
 		"  T  Turn off (at once)             p  Pause / resume",
 		"  c  Console (Ctrl-] comes back)    x  Delete (asks first)",
 		"  S  Save (state to disk; s restores it)",
+		"  M  Move wizard (live migration of a running VM to another host)",
 		"  /  Filter by name or state        o  Sort: name, state, CPU, memory, uptime",
 		"Disks (2)",
 		"  n  New Virtual Disk wizard        e  Edit Disk wizard (convert, resize, ...)",
@@ -275,7 +276,8 @@ tui_main(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(ctx->out, "usage: hv tui\n\n"
 			"The full-screen console: VMs with live state, CPU and memory,\n"
 			"disks, switches, hosts and events, and the wizards (New Virtual\n"
-			"Machine, New Virtual Disk, Edit Disk, New Virtual Switch, Settings).\n"
+			"Machine, New Virtual Disk, Edit Disk, New Virtual Switch, Settings,\n"
+			"Move).\n"
 			"Press ? inside for the keys. NO_COLOR=1 for monochrome, HV_ASCII=1\n"
 			"for ASCII lines.\n");
 		return CMD_OK;

@@ -1,6 +1,6 @@
 /* wiz-int.h - what the wizard definitions (wiz-vm.c, wiz-disk.c,
-   wiz-switch.c) share with the wizard core (wizard.c). Not for front
-   ends. */
+   wiz-switch.c, wiz-move.c) share with the wizard core (wizard.c). Not
+   for front ends. */
 #ifndef HV_WIZ_INT_H
 #define HV_WIZ_INT_H
 
@@ -53,7 +53,7 @@ struct wizard {
 	const char *error_field;
 	char target[HV_PATH_MAX];
 	char result[HV_PATH_MAX];
-	struct hv_vm vm;	/* vm-settings: the VM as it was */
+	struct hv_vm vm;	/* vm-settings, move-vm: the VM as it was */
 	uint64_t disk_size;	/* edit-disk: the image's virtual size */
 	bool disk_has_parent;
 	char disk_subformat[32];
@@ -90,5 +90,6 @@ const char *wiz_disk_ext(const char *fmt);
 extern const struct wiz_kind wiz_new_vm, wiz_vm_settings;
 extern const struct wiz_kind wiz_new_disk, wiz_edit_disk;
 extern const struct wiz_kind wiz_new_switch;
+extern const struct wiz_kind wiz_move_vm;
 
 #endif

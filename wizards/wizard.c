@@ -2,7 +2,7 @@
  * wizard.c - the wizard machine: fields and pages from a struct
  * wiz_kind, checking each field by its type, Back/Next, and the script.
  * What a wizard asks and how it turns answers into commands lives in
- * wiz-vm.c, wiz-disk.c and wiz-switch.c.
+ * wiz-vm.c, wiz-disk.c, wiz-switch.c and wiz-move.c.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -14,11 +14,12 @@
 #include "wizards/wiz-int.h"
 
 static const struct wiz_kind *const kinds[] = {
-	&wiz_new_vm, &wiz_vm_settings, &wiz_new_disk, &wiz_edit_disk, &wiz_new_switch, NULL,
+	&wiz_new_vm, &wiz_vm_settings, &wiz_new_disk, &wiz_edit_disk, &wiz_new_switch,
+	&wiz_move_vm, NULL,
 };
 
 const char *const wiz_kinds[] = {
-	"new-vm", "vm-settings", "new-disk", "edit-disk", "new-switch", NULL,
+	"new-vm", "vm-settings", "new-disk", "edit-disk", "new-switch", "move-vm", NULL,
 };
 
 static int
@@ -134,7 +135,13 @@ wiz_new(const char *kind, struct hv_ctx *hv, const char *target,
 		if (strcmp(kinds[i]->kind, kind) == 0)
 			k = kinds[i];
 	if (k == NULL) {
-		hv_fail(err, HV_EUSAGE, "no wizard '%s' (new-vm, vm-settings, new-disk, edit-disk, new-switch)", kind);
+		char list[256] = "";
+
+		/* from the table, so a new kind cannot be left out */
+		for (int i = 0; kinds[i] != NULL; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+				 i ? ", " : "", kinds[i]->kind);
+		hv_fail(err, HV_EUSAGE, "no wizard '%s' (%s)", kind, list);
 		return NULL;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL)

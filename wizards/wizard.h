@@ -52,7 +52,8 @@ struct wizard;
  * Wizards by kind: "new-vm", "vm-settings" (target: a VM name; the
  * dynamic memory page of an existing VM), "new-disk", "edit-disk"
  * (target: an image path or NULL), "new-switch" (target: a switch name
- * or NULL). Defaults come from hv's config, the inventory and (for
+ * or NULL), "move-vm" (target: a running VM's name; live migration to
+ * another host). Defaults come from hv's config, the inventory and (for
  * new-switch) the host's network interfaces; hv must stay open while the
  * wizard lives.
  */

@@ -5,7 +5,7 @@
  * Finish runs: through `hv -f` it must make exactly the VM or disk the
  * wizard promised (`hv vm show --json` and qemu-img are the oracles).
  * The New Virtual Switch wizard, and a VM's adapter on a switch, are in
- * wizards-switch.c.
+ * wizards-switch.c; the Move Virtual Machine wizard in wizards-move.c.
  */
 #include "tests/unit/wizard-test.h"
 
@@ -84,7 +84,7 @@ kinds(void)
 
 	while (wiz_kinds[n] != NULL)
 		n++;
-	is_int(n, 5, "five kinds of wizard");
+	is_int(n, 6, "six kinds of wizard");
 	ok(wiz_new("nope", hv, NULL, &err) == NULL && strstr(err.msg, "no wizard 'nope'"),
 	   "an unknown kind is refused: %s", err.msg);
 	ok(wiz_new("vm-settings", hv, NULL, &err) == NULL, "vm-settings needs a VM: %s", err.msg);
