@@ -177,7 +177,7 @@ vms_of "$HB" | grep -q d1; ok $((! $?)) "B removed d1 from its inventory"
 hA vm stop d1 >/dev/null
 
 # 5. a hostile peer: garbage instead of the handshake, then a peer that
-# knows the secret but sends a page past the VM's RAM; B refuses both,
+# knows the secret but sends a stream that does not fit the VM; B refuses both,
 # keeps nothing and goes on serving
 HV_HOME=$HA "$HV" vm export off1 "$TMP/off1.cfg" >/dev/null
 out=$(ip netns exec "$NSA" python3 - "$IPB" "$TMP/off1.cfg" <<'PY'
