@@ -53,8 +53,12 @@ on_progress(void *arg, const struct hv_migrate_progress *p)
 		v->ctx->tty ? "\033[K" : "\n");
 	v->line_open = v->ctx->tty;
 	fflush(v->ctx->out);
-	if (v->ctx->on_progress)
-		v->ctx->on_progress(v->ctx->hook_arg, "migrate", -1);
+	if (v->ctx->on_progress) {	/* the TUI's bar: what went of what is known */
+		uint64_t all = p->sent_bytes + p->remaining_bytes;
+		int pct = all ? (int)(p->sent_bytes * 100 / all) : 0;
+
+		v->ctx->on_progress(v->ctx->hook_arg, "migrate", pct > 99 ? 99 : pct);
+	}
 }
 
 enum cmd_ret
