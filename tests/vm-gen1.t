@@ -38,9 +38,21 @@ echo "$log" | grep -q 'Found QEMU fw_cfg'; ok $? "SeaBIOS read our fw_cfg"
 echo "$log" | grep -q '0000000000100000 - 0000000007ff.... = 1 RAM'
 ok $? "its e820 map has the RAM we gave (128 MiB)"
 is "$(state_of g1)" Running "the worker says Running"
+
 show=$("$HV" vm show g1 --json)
 reads=$(echo "$show" | python3 -c 'import json,sys; print(json.load(sys.stdin)["runtime"]["disks"][0]["read_requests"])' 2>/dev/null)
 ok $([ "${reads:-0}" -ge 1 ]; echo $?) "the virtio-blk counters show the boot sector read (${reads:-none})"
+
+# saved and restored: SeaBIOS's ROM, fw_cfg, the legacy devices and a
+# vCPU halted in real mode come back, and the VM runs on
+run_hv vm save g1
+ok $rc "save the Gen1 VM ($err)"
+is "$(state_of g1)" Saved "it is Saved"
+run_hv vm start g1
+ok $rc "start restores it ($err)"
+sleep 1
+is "$(state_of g1)" Running "it runs on (no triple fault, no emulation failure)"
+grep -c 'gen1: boot ok' "$HV_HOME/log/g1.console.log" | grep -qx 1; ok $? "without booting again"
 
 # nothing answers the power button: turned off after the timeout, and said
 run_hv vm shutdown g1 --timeout 3

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/vm/fw_cfg.h"
+#include "engine/vm/snapshot.h"
 
 #define FW_CFG_PORT_SEL		0x510
 #define FW_CFG_PORT_DATA	0x511
@@ -178,4 +179,30 @@ fw_cfg_add_file(struct vmm *vm, const char *name, const void *data, size_t len)
 		return -1;
 	f->nfiles++;
 	return rebuild_dir(f);
+}
+
+/* --- state (snapshot.c): where the firmware is in its reading ------------- */
+
+void
+fw_cfg_save(struct fw_cfg *f, struct snap_w *w)
+{
+	pthread_mutex_lock(&f->lock);
+	snap_u16(w, f->sel);
+	snap_u32(w, f->off);
+	pthread_mutex_unlock(&f->lock);
+}
+
+int
+fw_cfg_load(struct fw_cfg *f, struct snap_r *r)
+{
+	uint16_t sel = snap_g16(r);
+	uint32_t off = snap_g32(r);
+
+	if (r->bad)
+		return -1;
+	pthread_mutex_lock(&f->lock);
+	f->sel = sel;
+	f->off = off;	/* reads past an item's end give zeros, as on QEMU */
+	pthread_mutex_unlock(&f->lock);
+	return 0;
 }

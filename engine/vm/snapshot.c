@@ -601,6 +601,11 @@ devices_save(struct vmm *vm, struct stream *s, struct hv_err *err)
 	w.len = 0;
 	pci_save(vm->pci, &w);
 	out_section(s, SEC_PCI, &w);
+	if (vm->fw_cfg != NULL) {
+		w.len = 0;
+		fw_cfg_save(vm->fw_cfg, &w);
+		out_section(s, SEC_FWCFG, &w);
+	}
 	for (i = 0; i < nvdevs(vm); i++) {
 		uint8_t kind;
 		uint32_t index;
@@ -715,6 +720,12 @@ section_load(struct vmm *vm, uint32_t tag, struct snap_r *r, bool *vcpu_seen,
 	case SEC_PCI:
 		rc = pci_load(vm->pci, r);
 		break;
+	case SEC_FWCFG:
+		if (vm->fw_cfg == NULL)
+			return hv_fail(err, HV_EINVAL, "state file: fw_cfg state for a VM without one "
+				       "(saved from a generation 1 VM?)");
+		rc = fw_cfg_load(vm->fw_cfg, r);
+		break;
 	default:
 		return hv_fail(err, HV_EINVAL, "state file: section %u out of place", tag);
 	}
@@ -755,14 +766,14 @@ stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
 					       "is corrupt (not restored)");
 			break;
 		}
-		if (extra != NULL && tag > SEC_VIRTIO && (have & (1u << SEC_HEADER))) {
+		if (extra != NULL && tag > SEC_FWCFG && (have & (1u << SEC_HEADER))) {
 			rc = extra(opaque, tag, len, s, err);
 			if (rc < 0)
 				return -1;
 			if (rc == 0)
 				continue;
 		}
-		if (tag < SEC_HEADER || tag > SEC_VIRTIO)
+		if (tag < SEC_HEADER || tag > SEC_FWCFG)
 			return hv_fail(err, HV_EINVAL, "state file: unknown section tag %u "
 				       "(written by a newer hv?)", tag);
 		if (tag != SEC_HEADER && !(have & (1u << SEC_HEADER)))

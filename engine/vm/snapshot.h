@@ -54,6 +54,9 @@ void legacy_save(void *l, struct snap_w *w);
 int legacy_load(void *l, struct snap_r *r);
 void acpi_pm_save(struct acpi_pm *pm, struct snap_w *w);
 int acpi_pm_load(struct acpi_pm *pm, struct snap_r *r);
+struct fw_cfg;
+void fw_cfg_save(struct fw_cfg *f, struct snap_w *w);
+int fw_cfg_load(struct fw_cfg *f, struct snap_r *r);
 void pci_save(struct pci_bus *b, struct snap_w *w);
 int pci_load(struct pci_bus *b, struct snap_r *r);
 /* the virtio core's device state and its PCI transport's */
@@ -73,6 +76,7 @@ struct virtio_dev *virtio_balloon_vdev(struct virtio_balloon *b);
 enum {
 	SEC_HEADER = 1, SEC_RAM, SEC_VCPU, SEC_IRQCHIP, SEC_SERIAL,
 	SEC_LEGACY, SEC_ACPI_PM, SEC_PCI, SEC_VIRTIO,
+	SEC_FWCFG,		/* Gen1 only: fw_cfg's selector and offset */
 	/* migration only (migrate.c) */
 	SEC_PAGES = 16, SEC_DISK, SEC_CLOCK,
 	SEC_END = 0xFFFFFFFFu,
