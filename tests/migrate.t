@@ -113,13 +113,15 @@ type_line "$HB" m1 dirty-check
 wait_clog "$HB" m1 'dirty-check: sum=.* ok' 10; ok $? "its memory checksum matches at B"
 HV_HOME=$HB "$HV" vm stop m1 >/dev/null
 
-# 2. two vCPUs and a network adapter: the APs, the irqchip and virtio-net
-# go along, and at B the probe answers pings on B's switch of that name
+# 2. two vCPUs, a network adapter, dynamic memory: the APs, the irqchip,
+# virtio-net and the balloon (with the stats buffer it holds) go along;
+# at B the probe answers pings on B's switch of that name
 NET=10.78.$(($$ % 200))
 hA switch create mig --type internal --host-ip "$NET.1/24" >/dev/null
 hB switch create mig --type internal --host-ip "$NET.1/24" >/dev/null
 hA vm create n1 --memory 128M --vcpus 2 --kernel "$PROBE" \
-	--cmdline "smp; net-up ip=$NET.2/24; counter step_ms=20; ready" >/dev/null
+	--dynamic-memory --min-memory 64M --max-memory 256M \
+	--cmdline "smp; balloon-up; net-up ip=$NET.2/24; counter step_ms=20; ready" >/dev/null
 hA vm nic add n1 --switch mig >/dev/null
 hA vm start n1 >/dev/null; ok $? "n1 (2 vCPUs, an adapter on switch mig) starts on A"
 wait_clog "$HA" n1 'counter: 20$' 30; ok $? "its APs are up and it counts"
@@ -130,6 +132,9 @@ clog "$HB" n1 | grep -q '^counter: '; ok $? "it counts on at B"
 both n1 | sed -n 's/^counter: \([0-9]*\)$/\1/p' | contiguous
 ok $? "1, 2, 3, ... across the move, none missing or repeated"
 is "$(ip netns exec "$NSB" python3 "$TOP/tests/net-host.py" ping "$NET.2" 3)" "ping received=3" "B's host pings it"
+guest_free() { HV_HOME=$1 "$HV" vm show n1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runtime"]["memory"]["guest_free"])' 2>/dev/null; }
+for _ in $(seq 1 50); do [ "$(guest_free "$HB")" -gt 0 ] 2>/dev/null && break; sleep 0.2; done
+[ "$(guest_free "$HB")" -gt 0 ] 2>/dev/null; ok $? "its balloon still reports to B's dynamic memory ($(guest_free "$HB") bytes free)"
 HV_HOME=$HB "$HV" vm stop n1 >/dev/null
 
 # 3. storage migration: a VHDX the probe rewrites during the move

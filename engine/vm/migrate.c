@@ -21,8 +21,11 @@
  *	           unless ZERO_PAGE (a zero page costs 8 bytes)
  *	SEC_DISK   u32 disk, u64 offset, u32 length, u8 zero, data
  *	SEC_CLOCK  u64 realtime ns, u64 kvmclock ns, u32 n, n x u64 TSC
- * The destination's answers are one byte: 'R', 'K', or 'E' with a u16
- * length and a message.
+ *	SEC_SYNC   empty: the end of a pass, answered 'S' once all before it
+ *	           is in place (so no backlog in the socket buffers is left
+ *	           to the pause, and the rate counts the destination's work)
+ * The destination's answers are one byte: 'S', 'R', 'K', or 'E' with a
+ * u16 length and a message.
  *
  * The guest's clocks go on in real time: the destination sets each TSC
  * and kvmclock forward by the wall-clock time since the source read them,
@@ -359,15 +362,23 @@ precopy(struct send *x, struct hv_err *err)
 	if (x->npages % 64)
 		x->dirty[x->words - 1] = (1ull << (x->npages % 64)) - 1;
 	for (x->pass = 1;; x->pass++) {
-		uint64_t pages, blocks, bytes, rate, est;
+		uint64_t pages, blocks, bytes, rate, est, t;
+		uint8_t sync[12];
 
 		progress(x, "memory", count_bits(x->dirty, x->words) * PAGE);
 		send_pages(x);
 		if (send_disk_dirty(x, false, err) != 0)
 			return -1;
+		t = now_ns(CLOCK_MONOTONIC);
+		put_le32(sync, SEC_SYNC);
+		put_le64(sync + 4, 0);
+		out_put(&x->s, sync, sizeof sync);
 		out_flush(&x->s);
 		if (x->s.error)
 			return send_failed(x, err);
+		if (answer(x->s.fd, 'S', ANSWER_MS, err) != 0)
+			return -1;
+		x->send_ns += now_ns(CLOCK_MONOTONIC) - t;
 		if (take_dirty(x, err) != 0)
 			return -1;
 		pages = count_bits(x->dirty, x->words);
@@ -515,6 +526,7 @@ fail:
 
 struct recv {
 	struct vmm *vm;
+	int fd;
 	uint8_t *chunk;
 	bool clock;
 	uint64_t src_realtime, kvmclock;
@@ -615,6 +627,12 @@ recv_section(void *opaque, uint32_t tag, uint64_t len, struct stream *s, struct 
 		return recv_disk(x, len, s, err);
 	case SEC_CLOCK:
 		return recv_clock(x, len, s, err);
+	case SEC_SYNC:
+		if (len != 0)
+			return hv_fail(err, HV_EINVAL, "migration stream: a bad sync");
+		if (write(x->fd, "S", 1) != 1)
+			return hv_fail(err, HV_EIO, "answering the source: %s", strerror(errno));
+		return 0;
 	}
 	return 1;
 }
@@ -658,7 +676,7 @@ int
 vmm_migrate_receive(struct vmm *vm, int fd, bool storage, struct vmm_migrate_result *res,
 		    struct hv_err *err)
 {
-	struct recv x = { .vm = vm };
+	struct recv x = { .vm = vm, .fd = fd };
 	struct stream s = { .fd = fd, .buf = malloc(1u << 20) };
 	char magic[8], c;
 	struct pollfd p = { .fd = fd, .events = POLLIN };

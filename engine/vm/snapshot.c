@@ -616,6 +616,8 @@ devices_save(struct vmm *vm, struct stream *s, struct hv_err *err)
 		snap_u32(&w, index);
 		virtio_save(d, &w);
 		virtio_pci_save(d->transport, &w);
+		if (kind == VDEV_BALLOON)
+			virtio_balloon_save(vm->balloon, &w);
 		out_section(s, SEC_VIRTIO, &w);
 	}
 	free(w.p);
@@ -684,6 +686,8 @@ virtio_section(struct vmm *vm, struct snap_r *r, bool *seen, struct hv_err *err)
 		rc = virtio_load(d, r);
 		if (rc == 0)
 			rc = virtio_pci_load(d->transport, r);
+		if (rc == 0 && kind == VDEV_BALLOON)
+			rc = virtio_balloon_load(vm->balloon, r);
 		pthread_mutex_unlock(&d->lock);
 		if (rc != 0 || r->off != r->len)
 			return hv_fail(err, HV_EINVAL, "state file: %s's state is malformed", d->name);

@@ -67,6 +67,9 @@ int virtio_pci_load(struct virtio_pci *vp, struct snap_r *r);
 struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b);
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n);
 struct virtio_dev *virtio_balloon_vdev(struct virtio_balloon *b);
+/* the balloon's own, after the core's and its transport's */
+void virtio_balloon_save(struct virtio_balloon *b, struct snap_w *w);
+int virtio_balloon_load(struct virtio_balloon *b, struct snap_r *r);
 
 /* --- the stream (snapshot.c), shared with live migration (migrate.c) --- */
 
@@ -78,7 +81,7 @@ enum {
 	SEC_LEGACY, SEC_ACPI_PM, SEC_PCI, SEC_VIRTIO,
 	SEC_FWCFG,		/* Gen1 only: fw_cfg's selector and offset */
 	/* migration only (migrate.c) */
-	SEC_PAGES = 16, SEC_DISK, SEC_CLOCK,
+	SEC_PAGES = 16, SEC_DISK, SEC_CLOCK, SEC_SYNC,
 	SEC_END = 0xFFFFFFFFu,
 };
 

@@ -232,6 +232,32 @@ virtio_balloon_info(struct virtio_balloon *b, struct vmm_balloon_info *out)
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
+/*
+ * What the core's state leaves out (snapshot.c; d->lock held): the stats
+ * buffer the driver left with us (without it back the guest never
+ * reports again, and dynamic memory goes blind), and the sizes as the
+ * config space says them.
+ */
+void
+virtio_balloon_save(struct virtio_balloon *b, struct snap_w *w)
+{
+	snap_u8(w, b->stats_held);
+	snap_u16(w, b->stats_head);
+}
+
+int
+virtio_balloon_load(struct virtio_balloon *b, struct snap_r *r)
+{
+	if (r->off < r->len) {	/* none in a state saved before it was */
+		b->stats_held = snap_g8(r) != 0;
+		b->stats_head = snap_g16(r);
+	}
+	b->info.target_bytes = (uint64_t)get_le32(b->config) * PAGE;
+	b->info.actual_bytes = (uint64_t)get_le32(b->config + 4) * PAGE;
+	b->stats_ms = 0;
+	return r->bad ? -1 : 0;
+}
+
 /* the core's view, for the VM's saved state (snapshot.c) */
 struct virtio_dev *
 virtio_balloon_vdev(struct virtio_balloon *b)
