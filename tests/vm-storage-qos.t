@@ -7,7 +7,7 @@
 PROBE=${B:-$TOP/build}/guest/probe.elf
 [ -w /dev/kvm ] || skip_all "no /dev/kvm (needs root and KVM)"
 [ -f "$PROBE" ] || skip_all "probe guest not built ($PROBE)"
-VMS="u l big c1 c2 c3"
+VMS="u l big c1 c2 c3 h"
 trap 'for v in $VMS; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
 # a probe VM on its own raw 64 MiB disk: name cmdline
@@ -113,6 +113,17 @@ diag "capacity 1000: c1 (min 300) $c1, c2 (min 300) $c2, c3 (no minimum) $c3 IOP
 [ "${c3:-0}" -gt 0 ] && [ $((c1 + c2 + c3)) -le 1100 ]
 ok $? "the three share the host's 1000 IOPS (c3 $c3, sum $((c1 + c2 + c3)))"
 for v in c1 c2 c3; do run_hv vm stop $v; done
+
+# 5. saved while QoS holds a request back: the restored VM serves it (a
+# request taken off the ring and lost would hang the guest's bench)
+probe_vm h "blk-bench dev=0 seconds=3 depth=1; ready"
+run_hv vm disk set h 0 --max-iops 5
+run_hv vm start h; ok $rc "start a probe VM held to 5 IOPS"
+wait_io h; ok $? "blk-bench runs"
+run_hv vm save h; ok $rc "save it mid-bench ($err)"
+run_hv vm start h; ok $rc "restore it ($err)"
+wait_console h 'blk-bench: iops=' 30; ok $? "its bench finishes: the held request was served after the restore"
+run_hv vm stop h
 
 for v in $VMS; do
 	if grep -q 'Sanitizer\|runtime error' "$HV_HOME/log/$v.log" 2>/dev/null; then

@@ -522,6 +522,28 @@ nvdevs(struct vmm *vm)
 	return vm->nblk + vm->nnet + (vm->balloon != NULL);
 }
 
+/*
+ * A restored or arrived VM: whatever its queues hold was kicked before
+ * the save and never served (a request storage QoS held, handed back to
+ * the ring): serve it now, as a kick would.
+ */
+void
+vdevs_kick(struct vmm *vm)
+{
+	uint8_t k;
+	uint32_t x;
+
+	for (int i = 0; i < nvdevs(vm); i++) {
+		struct virtio_dev *d = vdev_at(vm, i, &k, &x);
+
+		pthread_mutex_lock(&d->lock);
+		for (int q = 0; q < d->nqueues; q++)
+			if (d->vq[q].enabled && virtio_live(d) && d->ops->notify)
+				d->ops->notify(d, q);
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
 void
 vdevs_lock(struct vmm *vm, bool lock)
 {

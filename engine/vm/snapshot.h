@@ -107,6 +107,8 @@ int in_get(struct stream *s, void *p, size_t len);
 bool page_zero(const uint8_t *p);
 /* hold every virtio device's lock: the I/O thread stays out of RAM */
 void vdevs_lock(struct vmm *vm, bool lock);
+/* a restored VM's queues served once, as if kicked (vmm_start) */
+void vdevs_kick(struct vmm *vm);
 void header_save(struct vmm *vm, struct snap_w *w);
 /* the VM's virtio devices, 0..nvdevs()-1: kind VDEV_*, index among its kind */
 enum { VDEV_BLK = 1, VDEV_NET, VDEV_BALLOON };

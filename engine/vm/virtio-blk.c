@@ -339,9 +339,17 @@ blk_reset(struct virtio_dev *d)
 	b->held_since = 0;
 }
 
+/* a request storage QoS holds back was taken off the ring, not done */
+static int
+blk_held(struct virtio_dev *d, int q)
+{
+	return q == 0 && ((struct virtio_blk *)d)->pending;
+}
+
 static const struct virtio_ops blk_ops = {
 	.notify = blk_notify,
 	.reset = blk_reset,
+	.held = blk_held,
 };
 
 static void

@@ -380,7 +380,7 @@ virtio_save(struct virtio_dev *d, struct snap_w *w)
 		snap_u64(w, vq->desc_gpa);
 		snap_u64(w, vq->avail_gpa);
 		snap_u64(w, vq->used_gpa);
-		snap_u16(w, vq->last_avail);
+		snap_u16(w, (uint16_t)(vq->last_avail - (d->ops && d->ops->held ? d->ops->held(d, i) : 0)));
 		snap_u16(w, vq->used_idx);
 		snap_u16(w, vq->signalled);
 		snap_u16(w, vq->msix_vector);

@@ -73,6 +73,9 @@ struct virtio_ops {
 	/* the driver wrote device config (d->lock held); NULL: read-only */
 	void (*config_write)(struct virtio_dev *d, uint32_t off,
 			     const void *data, int len);
+	/* chains of queue q taken but not finished (d->lock held): a saved
+	   state hands them back to the ring, to be taken again; NULL: none */
+	int (*held)(struct virtio_dev *d, int q);
 };
 
 struct virtio_dev {

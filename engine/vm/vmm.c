@@ -14,6 +14,7 @@
 #include "engine/vm/virtio-blk.h"
 #include "engine/vm/virtio-net.h"
 #include "engine/vm/fw_cfg.h"
+#include "engine/vm/snapshot.h"
 #include "engine/vm/vmm-int.h"
 
 static void
@@ -157,6 +158,8 @@ vmm_start(struct vmm *vm, struct hv_err *err)
 	pthread_mutex_unlock(&vm->lock);
 	if (io_thread_start(vm, err) != 0)
 		return -1;
+	if (vm->cfg.restoring)
+		vdevs_kick(vm);
 	return vcpu_start_all(vm, err);
 }
 
