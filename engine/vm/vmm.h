@@ -168,6 +168,9 @@ void vmm_destroy(struct vmm *vm);
  * vmm_start(); on failure destroy that VM. Both: 0, or -1 and err. */
 int vmm_save_state(struct vmm *vm, int fd, struct hv_err *err);
 int vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err);
+/* the same with every virtio device's lock already held (vdevs_lock): a
+   caller that copied the disks under those locks saves the same instant */
+int vmm_save_state_held(struct vmm *vm, int fd, struct hv_err *err);
 /* state-file.c: HV_HOME/vms/NAME/state.hvs; saved through a synced
    temporary file renamed into place */
 int vmm_state_path(const char *home, const char *name, char *buf, size_t len);
