@@ -35,6 +35,10 @@ int lifecycle_job(struct hv_ctx *hv, const char *name, const char *json, struct 
 int lifecycle_incoming(struct hv_ctx *hv, struct hv_vm *vm, int fd, bool storage,
 		       struct hv_err *err);
 
+/* files.c: copy src to dst (0600), synced; dst's directory is made
+   (0700) when missing; a failed copy leaves no dst */
+int file_copy(const char *src, const char *dst, struct hv_err *err);
+
 /* store.c */
 int store_open(struct hv_ctx *hv, struct hv_err *err);
 void store_close(struct hv_ctx *hv);
