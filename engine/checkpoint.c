@@ -640,7 +640,7 @@ merge_now(struct hv_ctx *hv, const struct hv_vm *vm, sqlite3_int64 vmid,
 			cJSON_Delete(j);
 			if (req == NULL)
 				return hv_fail(err, HV_EINTERNAL, "out of memory");
-			rc = lifecycle_job(hv, vm->name, req, err);
+			rc = lifecycle_job(hv, vm->name, req, NULL, NULL, NULL, err);
 			free(req);
 			if (rc != 0)
 				return -1;
