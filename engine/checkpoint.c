@@ -280,52 +280,6 @@ ck_state_path(const struct hv_ctx *hv, const char *vm, const char *uuid,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* copy src to dst, synced; dst's directory is made (0700) */
-static int
-copy_file(const char *src, const char *dst, struct hv_err *err)
-{
-	char dir[CK_PATH], buf[65536], *slash;
-	int in, out, rc = -1;
-	ssize_t r;
-
-	snprintf(dir, sizeof dir, "%s", dst);
-	slash = strrchr(dir, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return hv_fail(err, HV_EIO, "%s: %s", dir, strerror(errno));
-	}
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return hv_fail(err, HV_EIO, "%s: %s", src, strerror(errno));
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out < 0) {
-		hv_fail(err, HV_EIO, "%s: %s", dst, strerror(errno));
-		goto out_in;
-	}
-	while ((r = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)r) != r) {
-			hv_fail(err, HV_EIO, "%s: %s", dst, strerror(errno ? errno : ENOSPC));
-			goto out_out;
-		}
-	if (r < 0) {
-		hv_fail(err, HV_EIO, "%s: %s", src, strerror(errno));
-		goto out_out;
-	}
-	if (fsync(out) != 0) {
-		hv_fail(err, HV_EIO, "%s: %s", dst, strerror(errno));
-		goto out_out;
-	}
-	rc = 0;
-out_out:
-	close(out);
-	if (rc != 0)
-		unlink(dst);
-out_in:
-	close(in);
-	return rc;
-}
-
 /* the formats that have differencing children, and their children's names */
 static const char *
 child_ext(enum disk_format fmt)
@@ -540,7 +494,7 @@ create_stopped(struct hv_ctx *hv, const char *vmname, const char *name,
 	if (set_vm_disks(hv, vmid, &vm, children, vm.ndisks, err) != 0 ||
 	    set_now(hv, vmid, ckid, NULL, err) != 0)
 		goto fail_files;
-	if (c.saved && copy_file(state, copy, err) != 0)
+	if (c.saved && file_copy(state, copy, err) != 0)
 		goto fail_files;
 	hv_event_add(hv, vm.name, "checkpoint '%s' created%s", c.name,
 		     c.saved ? " (with the saved state)" : "");
@@ -629,7 +583,7 @@ hv_checkpoint_apply(struct hv_ctx *hv, const char *vmname, const char *key,
 	    forget_paths(hv, drop, ndrop, err) != 0 ||
 	    set_now(hv, vmid, k->id, k->c.saved ? "Saved" : "Off", err) != 0)
 		goto fail_files;
-	if (k->c.saved && copy_file(copy, tmp, err) != 0)
+	if (k->c.saved && file_copy(copy, tmp, err) != 0)
 		goto fail_files;
 	hv_event_add(hv, vm.name, "checkpoint '%s' applied", k->c.name);
 	if (store_commit(hv, err) != 0) {
@@ -686,7 +640,7 @@ merge_now(struct hv_ctx *hv, const struct hv_vm *vm, sqlite3_int64 vmid,
 			cJSON_Delete(j);
 			if (req == NULL)
 				return hv_fail(err, HV_EINTERNAL, "out of memory");
-			rc = lifecycle_job(hv, vm->name, req, err);
+			rc = lifecycle_job(hv, vm->name, req, NULL, NULL, NULL, err);
 			free(req);
 			if (rc != 0)
 				return -1;

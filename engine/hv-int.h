@@ -24,16 +24,27 @@ int config_load(struct hv_config *cfg, const char *home, struct hv_err *err);
 void lifecycle_refresh(struct hv_ctx *hv, struct hv_vm *vm);
 /* collect the exit status of spawned workers that have ended */
 void lifecycle_reap(struct hv_ctx *hv);
-/* vm-file.c: a definition file into vm, nothing registered */
+/* vm-file.c: a definition file into vm, nothing registered; and vm
+   written as one (beside, then renamed into place) */
 int vm_file_read(struct hv_ctx *hv, const char *path, struct hv_vm *vm, struct hv_err *err);
+int vm_file_write(const struct hv_vm *vm, const char *path, struct hv_err *err);
 /* lifecycle.c: a connection to a running VM's worker */
 int lifecycle_connect(struct hv_ctx *hv, const char *name, struct hv_err *err);
-/* a request its worker answers with progress lines, then {"ok": ...} */
-int lifecycle_job(struct hv_ctx *hv, const char *name, const char *json, struct hv_err *err);
+/* a request its worker answers with progress lines ({"progress": {"done",
+   "total"}}, passed to progress when not NULL), then {"ok": ...}: that
+   last line in *reply when reply is not NULL and it said ok */
+struct cJSON;
+int lifecycle_job(struct hv_ctx *hv, const char *name, const char *json,
+		  void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
+		  struct cJSON **reply, struct hv_err *err);
 /* run an incoming migration's worker on fd (engine/migrate.c); returns once
    the VM runs here, or failed to arrive */
 int lifecycle_incoming(struct hv_ctx *hv, struct hv_vm *vm, int fd, bool storage,
 		       struct hv_err *err);
+
+/* files.c: copy src to dst (0600), synced; dst's directory is made
+   (0700) when missing; a failed copy leaves no dst */
+int file_copy(const char *src, const char *dst, struct hv_err *err);
 
 /* store.c */
 int store_open(struct hv_ctx *hv, struct hv_err *err);

@@ -160,9 +160,41 @@ int hv_vm_delete(struct hv_ctx *hv, const char *name_or_uuid,
 /* write / read a definition as a libconfig file */
 int hv_vm_export(struct hv_ctx *hv, const char *name_or_uuid,
 		 const char *path, struct hv_err *err);
-/* new_name: register under another name; new_uuid: as a copy */
+/* new_name: register under another name; new_uuid: as a copy. A
+   state.hvs beside the file (a whole export's) comes in with it: the VM
+   is Saved, and hv_vm_start restores it */
 int hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 		 bool new_uuid, struct hv_vm *vm, struct hv_err *err);
+
+/* --- whole export (engine/vm-export.c; Hyper-V's Export-VM) ------------ */
+
+struct hv_export_opts {
+	bool memory;		/* a running VM's memory too (refused when Off) */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);	/* disk bytes */
+	void *ctx;
+};
+struct hv_export_result {
+	char path[HV_PATH_MAX];	/* DIR/NAME */
+	bool live;		/* copied while it ran */
+	bool state;		/* with its memory: state.hvs */
+	int rounds;		/* live: copy-again rounds */
+	uint64_t total_ms;
+	uint64_t pause_us;	/* live: how long the VM stood still */
+	uint64_t disk_bytes;	/* the copies' bytes on the host */
+	uint64_t state_bytes;
+};
+/*
+ * The VM into DIR/NAME/ (made; refused when it exists; DIR is made when
+ * it ends in '/'): NAME.hvvm, its definition with the disks pointing at
+ * disks/ (each disk copied in its format, VMDK as qcow2, a differencing
+ * chain flattened), and state.hvs (a Saved VM's; a running VM's with
+ * memory). A running VM is copied while it runs, stands still only for
+ * the last blocks and its state, and runs on in its worker. On failure
+ * DIR/NAME is gone.
+ */
+int hv_vm_export_dir(struct hv_ctx *hv, const char *name, const char *dir,
+		     const struct hv_export_opts *o, struct hv_export_result *r,
+		     struct hv_err *err);
 int hv_vm_names(struct hv_ctx *hv, char ***names, size_t *n,
 		struct hv_err *err);
 

@@ -164,7 +164,9 @@ static int send_line(int fd, const char *json, struct hv_err *err);
 
 /* a request the worker answers with progress lines, then {"ok": ...} */
 int
-lifecycle_job(struct hv_ctx *hv, const char *name, const char *json, struct hv_err *err)
+lifecycle_job(struct hv_ctx *hv, const char *name, const char *json,
+	      void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
+	      struct cJSON **reply, struct hv_err *err)
 {
 	int fd = connect_worker(hv, name, err), rc = -1;
 	char *line = NULL;
@@ -174,14 +176,18 @@ lifecycle_job(struct hv_ctx *hv, const char *name, const char *json, struct hv_e
 	if (send_line(fd, json, err) != 0)
 		goto out;
 	for (;;) {
-		cJSON *j;
+		cJSON *j, *p;
 
 		if (read_line(fd, &line, 3600 * 1000, err) != 0)
 			goto out;
 		j = cJSON_Parse(line);
 		free(line);
 		line = NULL;
-		if (cJSON_GetObjectItem(j, "progress") != NULL) {
+		if ((p = cJSON_GetObjectItem(j, "progress")) != NULL) {
+			const cJSON *d = cJSON_GetObjectItem(p, "done"), *t = cJSON_GetObjectItem(p, "total");
+
+			if (progress != NULL && cJSON_IsNumber(d) && cJSON_IsNumber(t))
+				progress(ctx, (uint64_t)d->valuedouble, (uint64_t)t->valuedouble);
 			cJSON_Delete(j);
 			continue;
 		}
@@ -190,7 +196,10 @@ lifecycle_job(struct hv_ctx *hv, const char *name, const char *json, struct hv_e
 		else
 			hv_fail(err, HV_EIO, "%s", cJSON_IsString(cJSON_GetObjectItem(j, "error")) ?
 				cJSON_GetObjectItem(j, "error")->valuestring : "the VM's worker refused");
-		cJSON_Delete(j);
+		if (rc == 0 && reply != NULL)
+			*reply = j;
+		else
+			cJSON_Delete(j);
 		break;
 	}
 out:

@@ -25,6 +25,7 @@
  * errors name file:line.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <stdint.h>
 #include <libconfig.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "engine/hv-int.h"
+#include "engine/vm/vmm.h"
 
 static void
 add_str(config_setting_t *g, const char *name, const char *v)
@@ -102,44 +104,41 @@ add_nic(config_setting_t *l, const struct hv_nic *n)
 	}
 }
 
+/* a definition (hv-int.h) */
 int
-hv_vm_export(struct hv_ctx *hv, const char *key, const char *path,
-	     struct hv_err *err)
+vm_file_write(const struct hv_vm *vm, const char *path, struct hv_err *err)
 {
-	struct hv_vm vm;
 	config_t c;
 	config_setting_t *g, *s, *l;
 	char tmp[HV_PATH_MAX + 32];
 	int rc = -1;
 
-	if (hv_vm_get(hv, key, &vm, err) != 0)
-		return -1;
 	config_init(&c);
 	g = config_setting_add(config_root_setting(&c), "vm", CONFIG_TYPE_GROUP);
-	add_str(g, "name", vm.name);
-	add_str(g, "uuid", vm.uuid);
-	add_int(g, "generation", vm.generation);
-	add_int(g, "vcpus", vm.vcpus);
-	add_size(g, "memory", vm.memory);
+	add_str(g, "name", vm->name);
+	add_str(g, "uuid", vm->uuid);
+	add_int(g, "generation", vm->generation);
+	add_int(g, "vcpus", vm->vcpus);
+	add_size(g, "memory", vm->memory);
 	s = config_setting_add(g, "dynamic_memory", CONFIG_TYPE_GROUP);
-	config_setting_set_bool(config_setting_add(s, "enabled", CONFIG_TYPE_BOOL), vm.dm.enabled);
-	add_size(s, "minimum", vm.dm.minimum);
-	add_size(s, "maximum", vm.dm.maximum);
-	add_int(s, "buffer", vm.dm.buffer);
-	add_int(s, "priority", vm.dm.priority);
+	config_setting_set_bool(config_setting_add(s, "enabled", CONFIG_TYPE_BOOL), vm->dm.enabled);
+	add_size(s, "minimum", vm->dm.minimum);
+	add_size(s, "maximum", vm->dm.maximum);
+	add_int(s, "buffer", vm->dm.buffer);
+	add_int(s, "priority", vm->dm.priority);
 	s = config_setting_add(g, "boot", CONFIG_TYPE_GROUP);
-	add_str(s, "kernel", vm.kernel);
-	add_str(s, "initrd", vm.initrd);
-	add_str(s, "cmdline", vm.cmdline);
-	add_str(s, "firmware", vm.firmware);
-	add_str(g, "notes", vm.notes);
-	add_int(g, "created", vm.created);
+	add_str(s, "kernel", vm->kernel);
+	add_str(s, "initrd", vm->initrd);
+	add_str(s, "cmdline", vm->cmdline);
+	add_str(s, "firmware", vm->firmware);
+	add_str(g, "notes", vm->notes);
+	add_int(g, "created", vm->created);
 	l = config_setting_add(g, "disks", CONFIG_TYPE_LIST);
-	for (int i = 0; i < vm.ndisks; i++)
-		add_disk(l, vm.disks[i], &vm.disk_qos[i]);
+	for (int i = 0; i < vm->ndisks; i++)
+		add_disk(l, vm->disks[i], &vm->disk_qos[i]);
 	l = config_setting_add(g, "nics", CONFIG_TYPE_LIST);
-	for (int i = 0; i < vm.nnics; i++)
-		add_nic(l, &vm.nics[i]);
+	for (int i = 0; i < vm->nnics; i++)
+		add_nic(l, &vm->nics[i]);
 	/* write beside, then rename: a crash never leaves half a file */
 	snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
 	if (config_write_file(&c, tmp) != CONFIG_TRUE) {
@@ -156,6 +155,17 @@ hv_vm_export(struct hv_ctx *hv, const char *key, const char *path,
 out:
 	config_destroy(&c);
 	return rc;
+}
+
+int
+hv_vm_export(struct hv_ctx *hv, const char *key, const char *path,
+	     struct hv_err *err)
+{
+	struct hv_vm vm;
+
+	if (hv_vm_get(hv, key, &vm, err) != 0)
+		return -1;
+	return vm_file_write(&vm, path, err);
 }
 
 /* --- import ------------------------------------------------------------ */
@@ -468,11 +478,41 @@ out:
 	return rc;
 }
 
+/* a whole export's state.hvs beside the definition: the VM comes in
+   Saved with it (0 with none there) */
+static int
+import_state(struct hv_ctx *hv, const char *path, struct hv_vm *vm, struct hv_err *err)
+{
+	char dir[HV_PATH_MAX], src[HV_PATH_MAX + 16], dst[HV_PATH_MAX + 256], tmp[HV_PATH_MAX + 260];
+
+	snprintf(dir, sizeof dir, "%s", path);
+	snprintf(src, sizeof src, "%s/state.hvs", dirname(dir));
+	if (access(src, F_OK) != 0)
+		return 0;
+	if (vmm_state_path(hv_config(hv)->home, vm->name, dst, sizeof dst) != 0)
+		return hv_fail(err, HV_EINVAL, "state file path too long");
+	snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+	if (file_copy(src, tmp, err) != 0)
+		return -1;
+	if (rename(tmp, dst) != 0) {
+		hv_fail(err, HV_EIO, "%s: %s", dst, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (hv_vm_set_runtime(hv, vm->name, "Saved", 0, "imported with its saved state", err) != 0) {
+		unlink(dst);
+		return -1;
+	}
+	snprintf(vm->state, sizeof vm->state, "Saved");
+	return 1;
+}
+
 int
 hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 	     bool new_uuid, struct hv_vm *vm, struct hv_err *err)
 {
-	int rc;
+	struct hv_err e2;
+	int rc, st;
 
 	if (vm_file_read(hv, path, vm, err) != 0)
 		return -1;
@@ -485,7 +525,13 @@ hv_vm_import(struct hv_ctx *hv, const char *path, const char *new_name,
 			hv_mac_random(vm->nics[i].mac);
 	}
 	rc = hv_vm_create(hv, vm, err);
-	if (rc == 0)
-		hv_event_add(hv, vm->name, "imported from %s", path);
-	return rc;
+	if (rc != 0)
+		return rc;
+	st = import_state(hv, path, vm, err);
+	if (st < 0) {
+		hv_vm_delete(hv, vm->name, &e2);	/* all of it or nothing */
+		return -1;
+	}
+	hv_event_add(hv, vm->name, "imported from %s%s", path, st ? " with its saved state" : "");
+	return 0;
 }

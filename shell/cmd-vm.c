@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "shell/shell.h"
@@ -49,6 +50,13 @@ static const struct cmd_opt shutdown_opts[] = {
 	{ "timeout", OPT_NUM, "SECONDS", "wait this long for the guest (default 60; 0: don't wait)" },
 	{ "force", OPT_FLAG, NULL, "turn the VM off when the time is up (the default)" },
 	{ "keep-on", OPT_FLAG, NULL, "leave it running when the time is up, and fail" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cmd_opt export_opts[] = {
+	{ "memory", OPT_FLAG, NULL, "DIR: a running VM's memory too, from the same instant as its disks" },
+	{ "progress", OPT_FLAG, NULL, "DIR: show a progress bar" },
+	{ "json", OPT_FLAG, NULL, "DIR: progress and result as JSON lines" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -470,17 +478,71 @@ vm_delete(struct cmd_ctx *ctx, const struct cmd_args *a)
 	return CMD_OK;
 }
 
+/* a folder (there, or named with a trailing '/'): the whole VM */
+static bool
+export_whole(const char *arg)
+{
+	size_t n = strlen(arg);
+	struct stat st;
+
+	return (n > 0 && arg[n - 1] == '/') || (stat(arg, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+static void
+export_print(struct cmd_ctx *ctx, const char *vm, const struct hv_export_result *r, bool json)
+{
+	if (json) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "event", "done");
+		cJSON_AddStringToObject(j, "vm", vm);
+		cJSON_AddStringToObject(j, "path", r->path);
+		cJSON_AddBoolToObject(j, "live", r->live);
+		cJSON_AddBoolToObject(j, "memory", r->state);
+		cJSON_AddNumberToObject(j, "total_ms", (double)r->total_ms);
+		cJSON_AddNumberToObject(j, "pause_us", (double)r->pause_us);
+		cJSON_AddNumberToObject(j, "rounds", r->rounds);
+		cJSON_AddNumberToObject(j, "disk_bytes", (double)r->disk_bytes);
+		cJSON_AddNumberToObject(j, "state_bytes", (double)r->state_bytes);
+		cmd_print_json(ctx, j);
+		return;
+	}
+	fprintf(ctx->out, "exported VM %s to %s in %.1f s (disks %.1f MiB%s)", vm, r->path,
+		(double)r->total_ms / 1000, (double)r->disk_bytes / HV_MIB,
+		r->state ? ", with its memory" : "");
+	if (r->live)
+		fprintf(ctx->out, ": copied while it ran, paused %.1f ms", (double)r->pause_us / 1000);
+	fputc('\n', ctx->out);
+}
+
 static enum cmd_ret
 vm_export(struct cmd_ctx *ctx, const struct cmd_args *a)
 {
 	struct hv_ctx *hv = cmd_hv(ctx);
+	struct cmd_progress p = { .ctx = ctx, .what = "export", .json = cmd_flag(a, "json"),
+				  .last_pct = -1 };
+	struct hv_export_opts o = { .memory = cmd_flag(a, "memory"), .ctx = &p };
+	struct hv_export_result r;
 	struct hv_err err;
+	int rc;
 
 	if (hv == NULL)
 		return CMD_FAIL;
-	if (hv_vm_export(hv, a->pos[0], a->pos[1], &err) != 0)
+	if (!export_whole(a->pos[1])) {	/* the definition only, as ever */
+		if (o.memory)
+			return cmd_usage_error(ctx, "vm export: --memory needs a folder (DIR) to export into");
+		if (hv_vm_export(hv, a->pos[0], a->pos[1], &err) != 0)
+			return cmd_error(ctx, &err);
+		fprintf(ctx->out, "exported VM %s to %s\n", a->pos[0], a->pos[1]);
+		return CMD_OK;
+	}
+	if (p.json || (cmd_flag(a, "progress") && (ctx->tty || ctx->on_progress)))
+		o.progress = cmd_progress_cb;
+	rc = hv_vm_export_dir(hv, a->pos[0], a->pos[1], &o, &r, &err);
+	cmd_progress_end(&p);
+	if (rc != 0)
 		return cmd_error(ctx, &err);
-	fprintf(ctx->out, "exported VM %s to %s\n", a->pos[0], a->pos[1]);
+	export_print(ctx, a->pos[0], &r, p.json);
 	return CMD_OK;
 }
 
@@ -604,7 +666,9 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "create", "NAME", 1, 1, ARG_NONE, create_opts, "create a virtual machine", vm_create },
 	{ "set", "NAME", 1, 1, ARG_VM, set_opts, "change a VM's settings (while it is off)", vm_set },
 	{ "delete", "NAME", 1, 1, ARG_VM, NULL, "delete a VM (its disks are kept)", vm_delete },
-	{ "export", "NAME FILE", 2, 2, ARG_VM, NULL, "write a VM's definition to a file", vm_export },
+	{ "export", "NAME FILE|DIR", 2, 2, ARG_VM, export_opts,
+	  "write a VM's definition to FILE, or export the whole VM (disks, --memory) into DIR/NAME/, "
+	  "also while it runs", vm_export },
 	{ "import", "FILE", 1, 1, ARG_PATH, import_opts, "register a VM from an exported definition", vm_import },
 	{ "start", "NAME", 1, 1, ARG_VM, NULL, "start a VM in its own worker process", vm_start },
 	{ "stop", "NAME", 1, 1, ARG_VM, NULL, "turn a VM off at once (like pulling the plug)", vm_stop },

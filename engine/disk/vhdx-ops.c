@@ -46,7 +46,9 @@ rel_path(const char *child_dir, const char *p)
 			common = i + 1;
 	if (child_dir[i] == '\0' && p[i] == '/')
 		common = i + 1;
-	rest = child_dir + common;
+	/* the folders of child_dir below the common part (none when p lies
+	   in child_dir itself: common is then past child_dir's end) */
+	rest = child_dir + (common > i ? i : common);
 	if (*rest)
 		for (ups = 1; *rest; rest++)
 			ups += *rest == '/';

@@ -23,7 +23,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "engine/disk/crc32c.h"
 #include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-balloon.h"
 #include "engine/vm/virtio-blk.h"
@@ -98,93 +97,6 @@ blob_get(struct snap_r *r, void *p, uint32_t len)
 	if (snap_g32(r) != len)
 		r->bad = true;
 	return snap_get(r, p, len);
-}
-
-/* --- buffered file I/O ---------------------------------------------------- */
-
-void
-out_flush(struct stream *s)
-{
-	size_t off = 0;
-
-	while (!s->error && off < s->n) {
-		ssize_t r = write(s->fd, s->buf + off, s->n - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			s->error = r < 0 ? errno : EIO;
-		else
-			off += r, s->bytes += r;
-	}
-	s->n = 0;
-}
-
-void
-out_put(struct stream *s, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	if (s->sum)
-		s->crc = crc32c(s->crc, p, len);
-	while (len && !s->error) {
-		size_t k = (1u << 20) - s->n;
-
-		if (k > len)
-			k = len;
-		memcpy(s->buf + s->n, b, k);
-		s->n += k;
-		b += k;
-		len -= k;
-		if (s->n == (1u << 20))
-			out_flush(s);
-	}
-}
-
-void
-out_section(struct stream *s, uint32_t tag, const struct snap_w *w)
-{
-	uint8_t h[12];
-
-	if (w->oom) {
-		s->error = ENOMEM;
-		return;
-	}
-	put_le32(h, tag);
-	put_le64(h + 4, w->len);
-	out_put(s, h, sizeof h);
-	out_put(s, w->p, w->len);
-}
-
-int
-in_get(struct stream *s, void *p, size_t len)
-{
-	uint8_t *b = p;
-
-	while (len && !s->error) {
-		if (s->pos == s->n) {
-			ssize_t r = read(s->fd, s->buf, 1u << 20);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				s->error = r < 0 ? errno : -1;
-				break;
-			}
-			s->n = r;
-			s->pos = 0;
-			s->bytes += r;
-		}
-		size_t k = s->n - s->pos < len ? s->n - s->pos : len;
-
-		memcpy(b, s->buf + s->pos, k);
-		if (s->sum)
-			s->crc = crc32c(s->crc, s->buf + s->pos, k);
-		s->pos += k;
-		b += k;
-		len -= k;
-	}
-	return s->error ? -1 : 0;
 }
 
 /* --- RAM ------------------------------------------------------------------ */
@@ -650,7 +562,7 @@ fail:
 }
 
 int
-vmm_save_state(struct vmm *vm, int fd, struct hv_err *err)
+vmm_save_state_held(struct vmm *vm, int fd, struct hv_err *err)
 {
 	struct stream s = { .fd = fd, .buf = malloc(1u << 20), .sum = true };
 	struct snap_w w = { 0 };
@@ -663,9 +575,6 @@ vmm_save_state(struct vmm *vm, int fd, struct hv_err *err)
 		free(s.buf);
 		return hv_fail(err, HV_EBUSY, "the VM must be paused to save its state");
 	}
-	/* the I/O thread may still be finishing a request: wait for it, and
-	   keep it out of RAM and the queues until all is written */
-	vdevs_lock(vm, true);
 	out_put(&s, STATE_MAGIC, 8);
 	header_save(vm, &w);
 	out_section(&s, SEC_HEADER, &w);
@@ -684,9 +593,21 @@ vmm_save_state(struct vmm *vm, int fd, struct hv_err *err)
 	}
 	rc = 0;
 out:
-	vdevs_lock(vm, false);
 	free(w.p);
 	free(s.buf);
+	return rc;
+}
+
+int
+vmm_save_state(struct vmm *vm, int fd, struct hv_err *err)
+{
+	int rc;
+
+	/* the I/O thread may still be finishing a request: wait for it, and
+	   keep it out of RAM and the queues until all is written */
+	vdevs_lock(vm, true);
+	rc = vmm_save_state_held(vm, fd, err);
+	vdevs_lock(vm, false);
 	return rc;
 }
 

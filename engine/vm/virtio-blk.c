@@ -564,6 +564,17 @@ virtio_blk_reopen(struct virtio_blk *b, struct hv_err *err)
 	return 0;
 }
 
+int
+virtio_blk_info(struct virtio_blk *b, struct disk_info *info, struct hv_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&b->vdev.lock);
+	rc = disk_get_info(b->disk, info, err);
+	pthread_mutex_unlock(&b->vdev.lock);
+	return rc;
+}
+
 /* --- online merge (merge.c) ---------------------------------------------- */
 
 int

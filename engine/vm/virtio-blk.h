@@ -28,6 +28,10 @@ int virtio_blk_io(struct virtio_blk *b, bool held, bool write, uint64_t off, voi
 int virtio_blk_flush(struct virtio_blk *b, struct hv_err *err);
 int virtio_blk_reopen(struct virtio_blk *b, struct hv_err *err);
 
+/* live export (export.c): what the device's image is (disk_get_info) */
+struct disk_info;
+int virtio_blk_info(struct virtio_blk *b, struct disk_info *info, struct hv_err *err);
+
 /* online merge (merge.c): the top image's own status of a range, its
    parent's path (NULL: none), the device's lock, and, with the lock
    held, a new image for the device (the old chain is closed) */

@@ -168,6 +168,9 @@ void vmm_destroy(struct vmm *vm);
  * vmm_start(); on failure destroy that VM. Both: 0, or -1 and err. */
 int vmm_save_state(struct vmm *vm, int fd, struct hv_err *err);
 int vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err);
+/* the same with every virtio device's lock already held (vdevs_lock): a
+   caller that copied the disks under those locks saves the same instant */
+int vmm_save_state_held(struct vmm *vm, int fd, struct hv_err *err);
 /* state-file.c: HV_HOME/vms/NAME/state.hvs; saved through a synced
    temporary file renamed into place */
 int vmm_state_path(const char *home, const char *name, char *buf, size_t len);
@@ -222,6 +225,33 @@ void vmm_migrate_refuse(int fd, const char *msg);
 int vmm_disk_merge(struct vmm *vm, int disk, const char *parent,
 		   void (*progress)(void *opaque, uint64_t done, uint64_t total), void *opaque,
 		   struct hv_err *err);
+
+/*
+ * Live export (export.c): copy each disk of the running VM into a new
+ * image (path, format "vhdx", ...: flattened, like the source's fixed or
+ * dynamic kind when the format is the same) while the guest writes on;
+ * then pause it, hold every device, copy the last blocks and, with
+ * state, write its whole state from that same instant; it runs on (or
+ * stays paused if it was). On failure the VM is as before and nothing
+ * it made is left. progress: bytes read of all disks; false stops it.
+ */
+struct vmm_export_opts {
+	int ndisks;			/* the VM's, in order */
+	struct { const char *path, *format; } disks[VMM_MAX_DISKS];
+	const char *state;		/* NULL: the disks only */
+	bool (*progress)(void *opaque, uint64_t done, uint64_t total);
+	void *opaque;
+};
+struct vmm_export_result {
+	int rounds;			/* copy-again rounds while it ran */
+	uint64_t total_ms;
+	uint64_t pause_us;		/* the vCPUs stood still this long */
+	uint64_t disk_bytes;		/* written to the copies */
+	uint64_t state_bytes;
+	uint64_t last_blocks;		/* copied while paused */
+};
+int vmm_export(struct vmm *vm, const struct vmm_export_opts *o, struct vmm_export_result *r,
+	       struct hv_err *err);
 
 /* read end of a nonblocking pipe carrying all the guest writes to COM1 */
 int vmm_console_fd(struct vmm *vm);

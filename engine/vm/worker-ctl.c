@@ -1,8 +1,9 @@
 /*
  * worker-ctl.c - the worker's control socket, run/NAME.sock (0600): one
  * JSON object a line (status, stats, pause, resume, stop, shutdown, save,
- * flush, sample, console), the console ring every attached client gets
- * first, and the state the worker records in the inventory.
+ * flush, sample, console; merge, migrate and export run on a thread),
+ * the console ring every attached client gets first, and the state the
+ * worker records in the inventory.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -211,16 +212,30 @@ save_request(struct worker *w, struct client *c)
 	reply_ok(c);
 }
 
+/* a job on a thread (migrate, merge, export) refuses what would change
+   the VM under it; an export is cut short by the VM stopping instead */
+static bool
+busy(struct worker *w, const char *what)
+{
+	static const char *const free_[] = { "status", "stats", "console", "flush", "sample" };
+
+	if (!w->migrating && !w->merging && !w->exporting)
+		return false;
+	for (size_t i = 0; i < sizeof free_ / sizeof free_[0]; i++)
+		if (strcmp(what, free_[i]) == 0)
+			return false;
+	return !(w->exporting && (strcmp(what, "stop") == 0 || strcmp(what, "shutdown") == 0));
+}
+
 static void
 handle_request(struct worker *w, struct client *c, const char *line)
 {
 	cJSON *req = cJSON_Parse(line), *cmd = cJSON_GetObjectItem(req, "cmd");
 	const char *what = cJSON_IsString(cmd) ? cmd->valuestring : "";
 
-	if ((w->migrating || w->merging) && strcmp(what, "status") != 0 && strcmp(what, "stats") != 0 &&
-	    strcmp(what, "console") != 0 && strcmp(what, "flush") != 0 &&
-	    strcmp(what, "sample") != 0) {
+	if (busy(w, what)) {
 		reply_err(c, w->merging ? "a disk of the VM is being merged" :
+			  w->exporting ? "the VM is being exported" :
 			  "the VM is being live-migrated");
 		cJSON_Delete(req);
 		return;
@@ -267,6 +282,8 @@ handle_request(struct worker *w, struct client *c, const char *line)
 			reply_err(c, "merge: needs disk and parent");
 		else
 			merge_request(w, c, (int)disk->valuedouble, parent->valuestring);
+	} else if (strcmp(what, "export") == 0) {
+		export_request(w, c, req);
 	} else if (strcmp(what, "migrate") == 0) {
 		const cJSON *to = cJSON_GetObjectItem(req, "to");
 		const cJSON *md = cJSON_GetObjectItem(req, "max_downtime_ms");

@@ -508,6 +508,8 @@ main(int argc, char **argv)
 		pthread_join(w.mig_thread, NULL);
 		w.merging = false;
 	}
+	if (w.exporting)	/* cut it: the VM is going, the export with it */
+		export_abort(&w);
 	logf_("VM %s stopping: %s", w.vm.name, w.exit_why);
 	vmm_stop(w.vmm);
 	sample_take(&w);	/* the last one, while the memory arbiter is there */

@@ -24,14 +24,14 @@
 
 #include "engine/vm/worker.h"
 
-static void
+bool
 client_line(struct client *c, cJSON *j)
 {
 	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
 
 	cJSON_Delete(j);
 	if (s == NULL)
-		return;
+		return false;
 	size_t n = strlen(s), off = 0;
 
 	s[n++] = '\n';
@@ -47,10 +47,10 @@ client_line(struct client *c, cJSON *j)
 		off += (size_t)r;
 	}
 	free(s);
+	return off == n;
 }
 
 static void merge_done(struct worker *w);
-static int job_event(struct worker *w);
 
 static void
 progress(void *opaque, const struct vmm_migrate_progress *p)
@@ -157,6 +157,10 @@ migrate_done(struct worker *w)
 		merge_done(w);
 		return;
 	}
+	if (w->exporting) {
+		export_done(w);
+		return;
+	}
 	if (!w->migrating)
 		return;
 	pthread_join(w->mig_thread, NULL);
@@ -232,7 +236,7 @@ merge_thread(void *arg)
 	return NULL;
 }
 
-static int
+int
 job_event(struct worker *w)
 {
 	struct epoll_event ev = { .events = EPOLLIN };

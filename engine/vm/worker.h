@@ -65,6 +65,8 @@ struct worker {
 	struct cJSON *job_reply;	/* what the thread's client is told last */
 	int merge_disk;
 	char merge_parent[HV_PATH_MAX];
+	bool exporting;			/* a live export runs on that thread */
+	struct export_job *exp;		/* its request and result (worker-export.c) */
 };
 
 #define METER_SECONDS	5
@@ -74,12 +76,21 @@ void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void meter_flush(struct worker *w);
 void sample_take(struct worker *w);
 
-/* worker-migrate.c */
+/* worker-migrate.c: a job on a thread (migrate, merge, export) answers
+   its client with lines (false: the client is gone) and, when done,
+   through the job eventfd */
+bool client_line(struct client *c, struct cJSON *j);
+int job_event(struct worker *w);
 void migrate_request(struct worker *w, struct client *c, const char *to,
 		     uint64_t max_downtime_ms, bool storage);
-void migrate_done(struct worker *w);	/* and merge's: the job event */
+void migrate_done(struct worker *w);	/* and merge's, export's: the job event */
 void merge_request(struct worker *w, struct client *c, int disk, const char *parent);
 int migrate_arrive(struct worker *w, struct hv_err *err);
+
+/* worker-export.c */
+void export_request(struct worker *w, struct client *c, const struct cJSON *req);
+void export_done(struct worker *w);
+void export_abort(struct worker *w);	/* the worker ends mid-way */
 
 /* worker-ctl.c */
 void client_close(struct worker *w, struct client *c);
