@@ -89,22 +89,7 @@ fi
 
 # 2. a running probe rewriting its VHDX all along, exported with its memory
 counters() { log_of "$1" | sed -n 's/^counter: \([0-9]*\)$/\1/p'; }
-type_line() {	# vm line; the console is read meanwhile (the probe is chatty)
-	python3 - "$HV_HOME/run/$1.sock" "$2" <<'PY'
-import socket, sys, threading, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b'{"cmd": "console"}\n')
-def drain():
-    try:
-        while s.recv(65536):
-            pass
-    except OSError:
-        pass
-threading.Thread(target=drain, daemon=True).start()
-time.sleep(0.1)
-s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
-PY
-}
+type_line() { console_type "$HV_HOME/run/$1.sock" "$2"; }
 # a console client that falls behind is dropped, and what it typed with it:
 # type again until the answer shows (churn-stop, blk-verify-churn are safe twice)
 type_until() {	# vm line pattern
