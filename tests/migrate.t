@@ -28,7 +28,7 @@ hB() { ip netns exec "$NSB" env HV_HOME="$HB" "$HV" "$@"; }
 cleanup() {
 	[ -n "${SERVE:-}" ] && kill "$SERVE" 2>/dev/null
 	for h in "$HA" "$HB"; do
-		for v in m1 n1 s1 d1 c1 off1; do HV_HOME=$h "$HV" vm stop "$v" >/dev/null 2>&1; done
+		for v in m1 n1 s1 d1 t1 c1 off1; do HV_HOME=$h "$HV" vm stop "$v" >/dev/null 2>&1; done
 	done
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
@@ -180,6 +180,20 @@ is "$(vms_of "$HA" | tr ' ' '\n' | grep d1)" "d1:Running" "d1 runs on at A"
 for _ in $(seq 1 100); do vms_of "$HB" | grep -q d1 || break; sleep 0.1; done
 vms_of "$HB" | grep -q d1; ok $((! $?)) "B removed d1 from its inventory"
 hA vm stop d1 >/dev/null
+
+# 4b. turned off at A mid-way: it is off, the move with it; B cleans up
+hA vm create t1 --memory 256M --kernel "$PROBE" --cmdline "dirty mb=200 rate=10; ready" >/dev/null
+hA vm start t1 >/dev/null
+wait_clog "$HA" t1 'dirty: n=20 ' 30
+: >"$TMP/tmig.json"
+hA vm migrate t1 --to "$IPB" --json >"$TMP/tmig.json" 2>"$TMP/tmig.err" &
+MIG=$!
+for _ in $(seq 1 100); do grep -q '"phase":"memory"' "$TMP/tmig.json" && break; sleep 0.05; done
+hA vm stop t1 >/dev/null; ok $? "vm stop during the move"
+wait "$MIG"; ok $((! $?)) "the move fails: $(cat "$TMP/tmig.err")"
+is "$(vms_of "$HA" | tr ' ' '\n' | grep t1)" "t1:Off" "t1 is Off at A"
+for _ in $(seq 1 100); do vms_of "$HB" | grep -q t1 || break; sleep 0.1; done
+vms_of "$HB" | grep -q t1; ok $((! $?)) "and not at B"
 
 # 5. a hostile peer: garbage instead of the handshake, then a peer that
 # knows the secret but sends a stream that does not fit the VM; B refuses both,

@@ -213,7 +213,9 @@ save_request(struct worker *w, struct client *c)
 }
 
 /* a job on a thread (migrate, merge, export) refuses what would change
-   the VM under it; an export is cut short by the VM stopping instead */
+   the VM under it; turning it off cuts the job short instead (a
+   migration not yet handed over then ends here, the destination cleans
+   up; a merge finishes first), and so does a shutdown an export */
 static bool
 busy(struct worker *w, const char *what)
 {
@@ -224,7 +226,7 @@ busy(struct worker *w, const char *what)
 	for (size_t i = 0; i < sizeof free_ / sizeof free_[0]; i++)
 		if (strcmp(what, free_[i]) == 0)
 			return false;
-	return !(w->exporting && (strcmp(what, "stop") == 0 || strcmp(what, "shutdown") == 0));
+	return !(strcmp(what, "stop") == 0 || (w->exporting && strcmp(what, "shutdown") == 0));
 }
 
 static void
