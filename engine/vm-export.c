@@ -2,6 +2,7 @@
  * vm-export.c - a whole VM exported into a folder (Hyper-V's Export-VM):
  *
  *	DIR/NAME/NAME.hvvm	its definition, the disks pointing at the copies
+ *				(disks/FILE: relative to the definition)
  *	DIR/NAME/disks/FILE	a copy of each disk (a differencing chain
  *				flattened, VMDK as qcow2)
  *	DIR/NAME/state.hvs	its memory: a Saved VM's state, or with
@@ -320,8 +321,9 @@ hv_vm_export_dir(struct hv_ctx *hv, const char *name, const char *dir,
 		}
 	}
 	*def = vm;
+	/* disks/FILE, relative: the folder can move, and import finds them */
 	for (int i = 0; i < vm.ndisks; i++)
-		snprintf(def->disks[i], sizeof def->disks[i], "%s", p->disks[i]);
+		snprintf(def->disks[i], sizeof def->disks[i], "%s", p->disks[i] + strlen(p->dir) + 1);
 	if (snprintf(file, sizeof file, "%s/%s.hvvm", p->dir, vm.name) >= (int)sizeof file) {
 		hv_fail(err, HV_EINVAL, "%s: path too long", p->dir);
 		goto out;

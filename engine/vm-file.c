@@ -446,6 +446,36 @@ rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
 	return 0;
 }
 
+/* a relative path in a definition names a file beside it (an exported
+   VM's folder moves, and its disks/ with it), not one in the cwd */
+static int
+rel_to(const char *dir, char *p, size_t len, struct hv_err *err)
+{
+	char tmp[HV_PATH_MAX];
+
+	if (p[0] == '\0' || p[0] == '/' || strcmp(dir, ".") == 0)
+		return 0;
+	if (snprintf(tmp, sizeof tmp, "%s/%s", dir, p) >= (int)sizeof tmp || strlen(tmp) >= len)
+		return hv_fail(err, HV_EINVAL, "%s/%s: path too long", dir, p);
+	memcpy(p, tmp, strlen(tmp) + 1);
+	return 0;
+}
+
+static int
+beside(const char *file, struct hv_vm *vm, struct hv_err *err)
+{
+	char copy[HV_PATH_MAX], *dir;
+
+	snprintf(copy, sizeof copy, "%s", file);
+	dir = dirname(copy);
+	for (int i = 0; i < vm->ndisks; i++)
+		if (rel_to(dir, vm->disks[i], sizeof vm->disks[i], err) != 0)
+			return -1;
+	return rel_to(dir, vm->kernel, sizeof vm->kernel, err) ||
+	       rel_to(dir, vm->initrd, sizeof vm->initrd, err) ||
+	       rel_to(dir, vm->firmware, sizeof vm->firmware, err) ? -1 : 0;
+}
+
 /* a definition file into vm, nothing registered (hv-int.h) */
 int
 vm_file_read(struct hv_ctx *hv, const char *path, struct hv_vm *vm, struct hv_err *err)
@@ -473,6 +503,8 @@ vm_file_read(struct hv_ctx *hv, const char *path, struct hv_vm *vm, struct hv_er
 		goto out;
 	}
 	rc = rd_vm(&r, g, vm);
+	if (rc == 0)
+		rc = beside(path, vm, err);
 out:
 	config_destroy(&c);
 	return rc;

@@ -45,7 +45,7 @@ qemu-img compare -q "$TMP/o.vhdx" "$TMP/out/o1/disks/o.vhdx"; ok $? "qemu-img co
 qemu-img compare -q "$TMP/v.vmdk" "$TMP/out/o1/disks/v.qcow2"; ok $? "qemu-img compare: the qcow2 copy equals the VMDK"
 qemu-img check -q "$TMP/out/o1/disks/o.vhdx" && qemu-img check -q "$TMP/out/o1/disks/v.qcow2"
 ok $? "qemu-img check passes on both copies"
-grep -q "\"$TMP/out/o1/disks/o.vhdx\"" "$TMP/out/o1/o1.hvvm"; ok $? "the definition points at the copies"
+grep -q "\"disks/o.vhdx\"" "$TMP/out/o1/o1.hvvm"; ok $? "the definition points at the copies (disks/, beside it)"
 
 run_hv vm export o1 "$TMP/out"
 ok $((! rc)) "an export over an existing DIR/NAME is refused"; one_error_line "existing target"
@@ -64,6 +64,11 @@ run_hv vm import "$TMP/out/o1/o1.hvvm" --name o2 --new-uuid
 ok $rc "the export imports as a copy ($err)"
 is "$(jget o2 '["state"]')" Off "Off, as it was exported"
 is "$(jget o2 '["disks"][1]')" "$TMP/out/o1/disks/v.qcow2" "on the exported disks"
+grep -q '"disks/v.qcow2"' "$TMP/out/o1/o1.hvvm"; ok $? "the definition names them relative to itself"
+mkdir -p "$TMP/moved" && cp -r "$TMP/out/o1" "$TMP/moved/"
+run_hv vm import "$TMP/moved/o1/o1.hvvm" --name o3 --new-uuid
+ok $rc "so the export folder can move: imported from elsewhere ($err)"
+is "$(jget o3 '["disks"][1]')" "$TMP/moved/o1/disks/v.qcow2" "on the moved copy's disks"
 
 qemu-img create -q -f vhdx "$TMP/c.vhdx" 64M
 qemu-io -f vhdx -c "write -P 0x5a 0 8M" "$TMP/c.vhdx" >/dev/null
