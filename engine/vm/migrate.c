@@ -304,12 +304,17 @@ answer(int fd, char want, int timeout_ms, struct hv_err *err)
 	return hv_fail(err, HV_EIO, "the destination sent %#x, not '%c'", (unsigned char)c, want);
 }
 
-/* a failed send: the destination's own reason, when it said one */
+/* a failed send: the destination's own reason when it left one ('E'),
+   else what the socket said */
 static int
 send_failed(struct send *x, struct hv_err *err)
 {
-	if (answer(x->s.fd, 0, 200, err) == 0 || err->msg[0] == '\0' ||
-	    strncmp(err->msg, "the destination failed", 22) != 0)
+	struct hv_err why = { 0 };
+
+	if (answer(x->s.fd, 0, 200, &why) != 0 &&
+	    strncmp(why.msg, "the destination failed", 22) == 0)
+		*err = why;
+	else
 		hv_fail(err, HV_EIO, "sending to the destination: %s",
 			strerror(x->s.error > 0 ? x->s.error : EIO));
 	return -1;

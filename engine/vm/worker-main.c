@@ -452,7 +452,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&w, home, name, vm_fd, &err) != 0) {
 		logf_("VM %s: %s", name, err.msg);
-		if (w.incoming_fd >= 0)	/* the source keeps it, and hears why */
+		if (w.incoming_fd >= 0 && !w.incoming_told)	/* the source keeps it, and hears why */
 			vmm_migrate_refuse(w.incoming_fd, err.msg);
 		if (ready_fd >= 0)
 			dprintf(ready_fd, "error: %s\n", err.msg);

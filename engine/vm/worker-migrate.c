@@ -188,6 +188,8 @@ migrate_arrive(struct worker *w, struct hv_err *err)
 {
 	struct vmm_migrate_result r;
 
+	/* either way the source hears why from here, once */
+	w->incoming_told = true;
 	if (vmm_migrate_receive(w->vmm, w->incoming_fd, w->incoming_storage, &r, err) != 0)
 		return -1;
 	if (vmm_start(w->vmm, err) != 0) {

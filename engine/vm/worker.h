@@ -53,6 +53,7 @@ struct worker {
 	/* live migration (worker-migrate.c) */
 	int incoming_fd;		/* --incoming-fd: the VM arrives on it */
 	bool incoming_storage;		/* ... with its disks */
+	bool incoming_told;		/* the source heard of a failure already */
 	bool migrating;			/* leaving: a thread sends it */
 	int mig_event;			/* eventfd: that thread is done */
 	int mig_fd;			/* its connection to the destination */
