@@ -89,17 +89,20 @@ wait_console() {	# vm pattern seconds
 console_type() {	# socket line
 	python3 - "$1" "$2" <<'PY'
 import socket, sys, threading, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b'{"cmd": "console"}\n')
-def drain():
+def drain(s):
     try:
         while s.recv(65536):
             pass
     except OSError:
         pass
-threading.Thread(target=drain, daemon=True).start()
-time.sleep(0.1)
-s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
+try:
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    s.sendall(b'{"cmd": "console"}\n')
+    threading.Thread(target=drain, args=(s,), daemon=True).start()
+    time.sleep(0.1)
+    s.sendall((sys.argv[2] + "\r").encode()); time.sleep(0.5); s.close()
+except OSError as e:    # no worker there (the VM moved or stopped)
+    sys.exit("console_type: %s" % e)
 PY
 }
 state_of() {

@@ -702,8 +702,16 @@ vmm_migrate_receive(struct vmm *vm, int fd, bool storage, struct vmm_migrate_res
 		hv_fail(err, HV_EINVAL, "not an hv migration stream (no %s magic)", MIGRATE_MAGIC);
 		goto out;
 	}
-	if (stream_load(vm, &s, recv_section, &x, err) != 0)
+	if (stream_load(vm, &s, recv_section, &x, err) != 0) {
+		/* the loader is the state file's: say what it read here */
+		if (strncmp(err->msg, "state file: ", 12) == 0) {
+			char rest[sizeof err->msg];
+
+			snprintf(rest, sizeof rest, "%s", err->msg + 12);
+			snprintf(err->msg, sizeof err->msg, "migration stream: %.480s", rest);
+		}
 		goto out;
+	}
 	if (!x.clock) {
 		hv_fail(err, HV_EINVAL, "migration stream: no clock section");
 		goto out;
