@@ -138,6 +138,20 @@ copy_bulk(struct export *x, struct copy *c, struct hv_err *err)
 	return 0;
 }
 
+struct block {		/* copy_block's: one disk, held or not */
+	struct export *x;
+	struct copy *c;
+	bool held;
+};
+
+static int
+copy_block(void *ctx, uint64_t off, uint32_t len, struct hv_err *err)
+{
+	struct block *k = ctx;
+
+	return copy_range(k->x, k->c, k->held, true, off, len, err);
+}
+
 /* the blocks the guest wrote since the last take, on every disk: their
    count, or -1 */
 static int64_t
@@ -147,21 +161,11 @@ copy_dirty(struct export *x, bool held, struct hv_err *err)
 
 	for (int i = 0; i < x->o->ndisks; i++) {
 		struct copy *c = &x->c[i];
-		uint64_t n = virtio_blk_mirror_take(c->b, held, x->tmp, c->words);
+		struct block k = { x, c, held };
 
-		all += (int64_t)n;
-		for (uint64_t k = 0; n > 0 && k < c->words * 64; k++) {
-			uint64_t off = k * BLK_MIRROR_BLOCK;
-
-			if (!(x->tmp[k / 64] & (1ull << (k % 64))))
-				continue;
-			n--;
-			if (off >= c->size)
-				continue;
-			if (copy_range(x, c, held, true, off, c->size - off < BLK_MIRROR_BLOCK ?
-				       (uint32_t)(c->size - off) : BLK_MIRROR_BLOCK, err) != 0)
-				return -1;
-		}
+		all += (int64_t)virtio_blk_mirror_take(c->b, held, x->tmp, c->words);
+		if (virtio_blk_mirror_walk(c->b, x->tmp, c->words, copy_block, &k, err) != 0)
+			return -1;
 	}
 	return all;
 }

@@ -77,24 +77,27 @@ copy_allocated(struct merge *m, struct hv_err *err)
 	return 0;
 }
 
+struct block {		/* copy_block's: one disk, held or not */
+	struct merge *m;
+	bool held;
+};
+
+static int
+copy_block(void *ctx, uint64_t off, uint32_t len, struct hv_err *err)
+{
+	struct block *k = ctx;
+
+	return copy_range(k->m, k->held, off, len, err);
+}
+
 /* the blocks the guest wrote since the last round; their count */
 static uint64_t
 copy_dirty(struct merge *m, bool held, struct hv_err *err, int *rc)
 {
 	uint64_t n = virtio_blk_mirror_take(m->b, held, m->tmp, m->words);
+	struct block k = { m, held };
 
-	*rc = 0;
-	for (uint64_t k = 0; k < m->words * 64 && n; k++) {
-		uint64_t off = k * BLK_MIRROR_BLOCK, len;
-
-		if (!(m->tmp[k / 64] & (1ull << (k % 64))) || off >= m->size)
-			continue;
-		len = m->size - off < BLK_MIRROR_BLOCK ? m->size - off : BLK_MIRROR_BLOCK;
-		if (copy_range(m, held, off, len, err) != 0) {
-			*rc = -1;
-			break;
-		}
-	}
+	*rc = virtio_blk_mirror_walk(m->b, m->tmp, m->words, copy_block, &k, err);
 	return n;
 }
 

@@ -224,28 +224,38 @@ take_disk_dirty(struct send *x, bool held)
 	return n;
 }
 
+struct block {		/* send_block's: one disk, held or not */
+	struct send *x;
+	int disk;
+	bool held;
+};
+
+static int
+send_block(void *ctx, uint64_t off, uint32_t len, struct hv_err *err)
+{
+	struct block *k = ctx;
+	struct send *x = k->x;
+
+	if (x->s.error)
+		return -1;	/* send_failed() says why, after the flush */
+	if (virtio_blk_io(x->vm->blk[k->disk], k->held, false, off, x->chunk, len, err) != 0)
+		return -1;
+	disk_record(x, k->disk, off, len, len % PAGE == 0 && all_zero(x->chunk, len));
+	return 0;
+}
+
 static int
 send_disk_dirty(struct send *x, bool held, struct hv_err *err)
 {
 	uint64_t t = now_ns(CLOCK_MONOTONIC);
 
 	for (int d = 0; d < x->vm->nblk && x->o->storage; d++) {
-		uint64_t size = virtio_blk_size(x->vm->blk[d]);
+		struct block k = { x, d, held };
 
-		for (uint64_t k = 0; k < x->disk_words[d] * 64 && !x->s.error; k++) {
-			uint64_t off = k * BLK_MIRROR_BLOCK;
-			uint32_t len;
-
-			if (!(x->disk_dirty[d][k / 64] & (1ull << (k % 64))))
-				continue;
-			x->disk_dirty[d][k / 64] &= ~(1ull << (k % 64));
-			if (off >= size)
-				continue;
-			len = size - off < BLK_MIRROR_BLOCK ? (uint32_t)(size - off) : BLK_MIRROR_BLOCK;
-			if (virtio_blk_io(x->vm->blk[d], held, false, off, x->chunk, len, err) != 0)
-				return -1;
-			disk_record(x, d, off, len, len % PAGE == 0 && all_zero(x->chunk, len));
-		}
+		if (virtio_blk_mirror_walk(x->vm->blk[d], x->disk_dirty[d], x->disk_words[d],
+					   send_block, &k, err) != 0 && !x->s.error)
+			return -1;
+		memset(x->disk_dirty[d], 0, x->disk_words[d] * 8);
 	}
 	x->send_ns += now_ns(CLOCK_MONOTONIC) - t;
 	return 0;

@@ -516,6 +516,27 @@ virtio_blk_mirror_take(struct virtio_blk *b, bool held, uint64_t *out, uint64_t 
 }
 
 int
+virtio_blk_mirror_walk(struct virtio_blk *b, const uint64_t *bm, uint64_t words,
+		       int (*fn)(void *ctx, uint64_t off, uint32_t len, struct hv_err *err),
+		       void *ctx, struct hv_err *err)
+{
+	uint64_t size = virtio_blk_size(b);
+
+	for (uint64_t w = 0; w < words; w++) {
+		for (uint64_t bits = bm[w]; bits != 0; bits &= bits - 1) {
+			uint64_t off = (w * 64 + (uint64_t)__builtin_ctzll(bits)) * BLK_MIRROR_BLOCK;
+
+			if (off >= size)
+				return 0;
+			if (fn(ctx, off, size - off < BLK_MIRROR_BLOCK ? (uint32_t)(size - off) :
+			       BLK_MIRROR_BLOCK, err) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
 virtio_blk_io(struct virtio_blk *b, bool held, bool write, uint64_t off, void *buf,
 	      size_t len, struct hv_err *err)
 {

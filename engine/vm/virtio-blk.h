@@ -22,6 +22,11 @@ int virtio_blk_mirror(struct virtio_blk *b, bool on);
 /* held: the caller holds the device's lock (vdevs_lock) */
 /* copies words of the bitmap to out and clears them; the count of bits */
 uint64_t virtio_blk_mirror_take(struct virtio_blk *b, bool held, uint64_t *out, uint64_t words);
+/* each block set in bm (words of it), the last one clipped to the disk's
+   size: fn(ctx, off, len); stops at fn's first -1 and returns it */
+int virtio_blk_mirror_walk(struct virtio_blk *b, const uint64_t *bm, uint64_t words,
+			   int (*fn)(void *ctx, uint64_t off, uint32_t len, struct hv_err *err),
+			   void *ctx, struct hv_err *err);
 int virtio_blk_io(struct virtio_blk *b, bool held, bool write, uint64_t off, void *buf,
 		  size_t len, struct hv_err *err);
 /* these two: the lock held */
