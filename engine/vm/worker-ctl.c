@@ -83,20 +83,40 @@ client_close(struct worker *w, struct client *c)
 	c->len = 0;
 }
 
+/* a line to a client, whole (its socket is nonblocking: a short send
+   waits up to a second); false when the client went or stalled */
+bool
+client_line(struct client *c, cJSON *j)
+{
+	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	cJSON_Delete(j);
+	if (s == NULL)
+		return false;
+	size_t n = strlen(s), off = 0;
+
+	s[n++] = '\n';
+	for (int waits = 0; off < n;) {
+		ssize_t r = send(c->fd, s + off, n - off, MSG_NOSIGNAL);
+
+		/* a client that reads nothing for a second is not waited for */
+		if (r < 0 && (errno == EAGAIN || errno == EINTR) && waits++ < 1000) {
+			usleep(1000);
+			continue;
+		}
+		if (r <= 0)
+			break;	/* the admin's shell went away: migrate on */
+		off += (size_t)r;
+	}
+	free(s);
+	return off == n;
+}
+
 static void
 reply(struct client *c, cJSON *j)
 {
-	char *s = cJSON_PrintUnformatted(j);
-
-	if (s != NULL) {
-		size_t n = strlen(s);
-
-		s[n] = '\n';	/* replaces the NUL; we send n + 1 bytes */
-		if (send(c->fd, s, n + 1, MSG_NOSIGNAL) < 0)
-			logf_("reply: %s", strerror(errno));
-		free(s);
-	}
-	cJSON_Delete(j);
+	if (!client_line(c, j))
+		logf_("reply: %s", strerror(errno));
 }
 
 static void

@@ -24,32 +24,6 @@
 
 #include "engine/vm/worker.h"
 
-bool
-client_line(struct client *c, cJSON *j)
-{
-	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-
-	cJSON_Delete(j);
-	if (s == NULL)
-		return false;
-	size_t n = strlen(s), off = 0;
-
-	s[n++] = '\n';
-	while (off < n) {
-		ssize_t r = send(c->fd, s + off, n - off, MSG_NOSIGNAL);
-
-		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-			usleep(1000);
-			continue;
-		}
-		if (r <= 0)
-			break;	/* the admin's shell went away: migrate on */
-		off += (size_t)r;
-	}
-	free(s);
-	return off == n;
-}
-
 static void merge_done(struct worker *w);
 
 static void
