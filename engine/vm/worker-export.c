@@ -137,27 +137,15 @@ export_request(struct worker *w, struct client *c, const cJSON *req)
 		free(x);
 		return;
 	}
-	if (job_event(w) != 0) {
-		reply_err(c, "eventfd failed");
-		free(x);
-		return;
-	}
 	x->last_pct = -1;
 	x->w = w;
 	atomic_init(&x->cancel, false);
 	x->o.progress = export_progress;
 	x->o.opaque = x;
 	w->exp = x;
-	w->mig_client = c;
-	/* the thread writes to this client now; the loop leaves it alone */
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	w->exporting = true;
-	if (pthread_create(&w->mig_thread, NULL, export_thread, w) != 0) {
-		w->exporting = false;
+	if (job_start(w, c, &w->exporting, export_thread, "export") != 0) {
 		w->exp = NULL;
 		free(x);
-		reply_err(c, "cannot start the export thread");
-		client_close(w, c);
 	}
 }
 

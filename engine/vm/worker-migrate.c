@@ -94,28 +94,17 @@ migrate_request(struct worker *w, struct client *c, const char *to, uint64_t max
 		reply_err(c, "the VM is paused: resume it to migrate it live");
 		return;
 	}
-	if (job_event(w) != 0) {
-		reply_err(c, "eventfd failed");
-		return;
-	}
 	w->mig_fd = c->passed_fd;
 	c->passed_fd = -1;
-	w->mig_client = c;
 	w->mig_downtime_ms = max_downtime_ms;
 	w->mig_storage = storage;
 	snprintf(w->mig_to, sizeof w->mig_to, "%s", to);
-	/* the thread writes to this client now; the loop leaves it alone */
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	w->migrating = true;
 	set_state(w, "Migrating", NULL);
 	hv_event_add(w->hv, w->vm.name, "live migration to %s begins", to);
-	if (pthread_create(&w->mig_thread, NULL, migrate_thread, w) != 0) {
-		w->migrating = false;
+	if (job_start(w, c, &w->migrating, migrate_thread, "migration") != 0) {
 		set_state(w, "Running", NULL);
-		reply_err(c, "cannot start the migration thread");
 		close(w->mig_fd);
 		w->mig_fd = -1;
-		client_close(w, c);
 	}
 }
 
@@ -226,6 +215,34 @@ job_event(struct worker *w)
 	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mig_event, &ev);
 }
 
+/*
+ * fn on the job thread, c its client from now on (the loop leaves it
+ * alone, the thread writes to it); *flag says a job runs. -1 when no
+ * thread could start: c heard why and is closed, *flag is down again.
+ */
+int
+job_start(struct worker *w, struct client *c, bool *flag, void *(*fn)(void *),
+	  const char *what)
+{
+	char msg[96];
+
+	if (job_event(w) != 0) {
+		reply_err(c, "eventfd failed");
+		return -1;
+	}
+	w->mig_client = c;
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	*flag = true;
+	if (pthread_create(&w->mig_thread, NULL, fn, w) == 0)
+		return 0;
+	*flag = false;
+	w->mig_client = NULL;
+	snprintf(msg, sizeof msg, "cannot start the %s thread", what);
+	reply_err(c, msg);
+	client_close(w, c);
+	return -1;
+}
+
 void
 merge_request(struct worker *w, struct client *c, int disk, const char *parent)
 {
@@ -233,20 +250,9 @@ merge_request(struct worker *w, struct client *c, int disk, const char *parent)
 		reply_err(c, "merge: no such disk");
 		return;
 	}
-	if (job_event(w) != 0) {
-		reply_err(c, "eventfd failed");
-		return;
-	}
 	w->merge_disk = disk;
 	snprintf(w->merge_parent, sizeof w->merge_parent, "%s", parent);
-	w->mig_client = c;
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	w->merging = true;
-	if (pthread_create(&w->mig_thread, NULL, merge_thread, w) != 0) {
-		w->merging = false;
-		reply_err(c, "cannot start the merge thread");
-		client_close(w, c);
-	}
+	job_start(w, c, &w->merging, merge_thread, "merge");
 }
 
 static void

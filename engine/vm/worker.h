@@ -82,6 +82,8 @@ void sample_take(struct worker *w);
    through the job eventfd */
 bool client_line(struct client *c, struct cJSON *j);
 int job_event(struct worker *w);
+int job_start(struct worker *w, struct client *c, bool *flag, void *(*fn)(void *),
+	      const char *what);
 void migrate_request(struct worker *w, struct client *c, const char *to,
 		     uint64_t max_downtime_ms, bool storage);
 void migrate_done(struct worker *w);	/* and merge's, export's: the job event */
