@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "engine/vm/fpu.h"
 #include "engine/vm/snapshot.h"
 #include "engine/vm/virtio-balloon.h"
 #include "engine/vm/virtio-blk.h"
@@ -201,14 +202,6 @@ msr_list(struct vmm *vm, struct vcpu *v, uint32_t *idx, int max)
 }
 
 static int
-xsave_size(struct vmm *vm)
-{
-	int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
-
-	return n > (int)sizeof(struct kvm_xsave) ? n : (int)sizeof(struct kvm_xsave);
-}
-
-static int
 vcpu_save(struct vmm *vm, struct vcpu *v, struct snap_w *w, struct hv_err *err)
 {
 	struct kvm_regs regs;
@@ -219,8 +212,9 @@ vcpu_save(struct vmm *vm, struct vcpu *v, struct snap_w *w, struct hv_err *err)
 	struct kvm_mp_state mp;
 	uint32_t *idx = calloc(MAX_MSRS, sizeof *idx);
 	struct kvm_msrs *msrs;
-	int xs = xsave_size(vm), n = -1, i;
-	void *xsave = calloc(1, xs);
+	int n = -1, i;
+	void *fpu = NULL;
+	uint32_t fpu_len = 0;
 
 	/* an I/O exit whose answer KVM still owes the vCPU: finish it now
 	   (immediate_exit is set, so KVM_RUN goes no further) */
@@ -230,9 +224,8 @@ vcpu_save(struct vmm *vm, struct vcpu *v, struct snap_w *w, struct hv_err *err)
 	if (idx)
 		n = msr_list(vm, v, idx, MAX_MSRS);
 	msrs = calloc(1, sizeof *msrs + (n > 0 ? n : 0) * sizeof msrs->entries[0]);
-	if (!xsave || !msrs || n < 0) {
+	if (!msrs || n < 0) {
 		free(idx);
-		free(xsave);
 		free(msrs);
 		return hv_fail(err, HV_EIO, "vcpu %d: no MSR list or out of memory", v->id);
 	}
@@ -241,21 +234,20 @@ vcpu_save(struct vmm *vm, struct vcpu *v, struct snap_w *w, struct hv_err *err)
 		msrs->entries[i].index = idx[i];
 	free(idx);
 	idx = NULL;
-	memset(&xcrs, 0, sizeof xcrs);
 	memset(&ev, 0, sizeof ev);
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0 ||
-	    ioctl(v->fd, xs > (int)sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, xsave) < 0 ||
-	    ioctl(v->fd, KVM_GET_XCRS, &xcrs) < 0 || ioctl(v->fd, KVM_GET_MSRS, msrs) != n ||
+	    fpu_state_get(vm->kvm_fd, v->fd, &fpu, &fpu_len, &xcrs) < 0 ||
+	    ioctl(v->fd, KVM_GET_MSRS, msrs) != n ||
 	    ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0 || ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 ||
 	    ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0) {
-		free(xsave);
+		free(fpu);
 		free(msrs);
 		return hv_fail(err, HV_EIO, "vcpu %d: reading its state: %s", v->id, strerror(errno));
 	}
 	snap_u32(w, v->id);
 	blob_put(w, &regs, sizeof regs);
 	blob_put(w, &sregs, sizeof sregs);
-	blob_put(w, xsave, xs);
+	blob_put(w, fpu, fpu_len);	/* an XSAVE area, or a kvm_fpu (fpu.h) */
 	blob_put(w, &xcrs, sizeof xcrs);
 	snap_u32(w, n);
 	for (i = 0; i < n; i++) {
@@ -265,7 +257,7 @@ vcpu_save(struct vmm *vm, struct vcpu *v, struct snap_w *w, struct hv_err *err)
 	blob_put(w, &lapic, sizeof lapic);
 	blob_put(w, &ev, sizeof ev);
 	blob_put(w, &mp, sizeof mp);
-	free(xsave);
+	free(fpu);
 	free(msrs);
 	return 0;
 }
@@ -305,23 +297,27 @@ vcpu_load(struct vmm *vm, struct snap_r *r, bool *seen, struct hv_err *err)
 	struct kvm_vcpu_events ev;
 	struct kvm_mp_state mp;
 	struct kvm_msrs *msrs = NULL;
-	int xs = xsave_size(vm), rc = -1;
-	uint32_t id = snap_g32(r), n, i;
-	void *xsave = calloc(1, xs);
+	int rc = -1;
+	uint32_t id = snap_g32(r), n, i, fpu_len;
+	void *fpu = NULL;
 	struct vcpu *v;
 
 	if (r->bad || id >= (uint32_t)vm->nvcpus || seen[id]) {
-		free(xsave);
 		return hv_fail(err, HV_EINVAL, "state file: bad or repeated vCPU %u", id);
 	}
 	v = &vm->vcpus[id];
 	blob_get(r, &regs, sizeof regs);
 	blob_get(r, &sregs, sizeof sregs);
-	if (xsave)
-		blob_get(r, xsave, xs);
+	fpu_len = snap_g32(r);
+	if (r->bad || fpu_len > r->len - r->off || fpu_len > (1u << 20))
+		goto bad;
+	fpu = malloc(fpu_len ? fpu_len : 1);
+	if (!fpu)
+		goto bad;
+	snap_get(r, fpu, fpu_len);
 	blob_get(r, &xcrs, sizeof xcrs);
 	n = snap_g32(r);
-	if (!xsave || n > MAX_MSRS || r->bad)
+	if (n > MAX_MSRS || r->bad)
 		goto bad;
 	msrs = calloc(1, sizeof *msrs + n * sizeof msrs->entries[0]);
 	if (!msrs)
@@ -337,8 +333,7 @@ vcpu_load(struct vmm *vm, struct snap_r *r, bool *seen, struct hv_err *err)
 	if (r->bad || r->off != r->len)
 		goto bad;
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
-	    ioctl(v->fd, KVM_SET_XSAVE, xsave) < 0 ||
-	    ioctl(v->fd, KVM_SET_XCRS, &xcrs) < 0 ||
+	    fpu_state_set(vm->kvm_fd, v->fd, fpu, fpu_len, &xcrs) < 0 ||
 	    ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 ||
 	    msrs_set(vm, v, msrs) != 0 ||
 	    ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0 ||
@@ -354,7 +349,7 @@ vcpu_load(struct vmm *vm, struct snap_r *r, bool *seen, struct hv_err *err)
 bad:
 	hv_fail(err, HV_EINVAL, "state file: vCPU %u section is malformed", id);
 out:
-	free(xsave);
+	free(fpu);
 	free(msrs);
 	return rc;
 }
@@ -483,7 +478,7 @@ header_save(struct vmm *vm, struct snap_w *w)
 	snap_u32(w, vm->nblk);
 	snap_u32(w, vm->nnet);
 	snap_u8(w, vm->balloon != NULL);
-	snap_u32(w, xsave_size(vm));
+	snap_u32(w, fpu_state_len(vm->kvm_fd));	/* for a reader's information */
 }
 
 static int
@@ -493,7 +488,8 @@ header_load(struct vmm *vm, struct snap_r *r, struct hv_err *err)
 	uint64_t mem = snap_g64(r);
 	uint32_t ncpu = snap_g32(r), nblk = snap_g32(r), nnet = snap_g32(r);
 	uint8_t balloon = snap_g8(r);
-	uint32_t xs = snap_g32(r);
+
+	(void)snap_g32(r);	/* the source's FPU state size: fpu.c converts */
 
 	if (r->bad || version != STATE_VERSION)
 		return hv_fail(err, HV_EINVAL, "state file: version %u, not %u", version,
@@ -502,8 +498,6 @@ header_load(struct vmm *vm, struct snap_r *r, struct hv_err *err)
 	    nnet != (uint32_t)vm->nnet || balloon != (vm->balloon != NULL))
 		return hv_fail(err, HV_EINVAL, "state file: saved from a VM with other memory, "
 			       "vCPUs or devices than this one");
-	if (xs != (uint32_t)xsave_size(vm))
-		return hv_fail(err, HV_EINVAL, "state file: saved on a host with another FPU state size");
 	return 0;
 }
 
