@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 4 acceptance: Gen2 VMs with the probe guest on /dev/kvm, each in a
 # detached worker: ready on the console, a pattern through virtio-blk to a
 # dynamic VHDX checked by qemu-img, hostile descriptor chains, kill -9 of a
@@ -29,7 +30,7 @@ run_hv vm create w1 --memory 128M --kernel "$PROBE" --disk "$TMP/d.vhdx" \
 run_hv vm start w1
 ok $rc "start the writer VM"
 wait_console w1 'blk-read: ok sectors=1000 mismatches=0' 60; ok $? "the guest reads back its pattern"
-for _ in $(seq 1 100); do [ "$(state_of w1)" = Off ] && break; sleep 0.1; done
+for _ in $(seq 1 $((100 * SLOW))); do [ "$(state_of w1)" = Off ] && break; sleep 0.1; done
 is "$(state_of w1)" Off "the probe exits and the VM is Off"
 qemu-img convert -O raw "$TMP/d.vhdx" "$TMP/d.raw"
 "$PATTERN" check "$TMP/d.raw" 2048 1000 77 >/dev/null; ok $? "qemu-img sees the pattern at exactly those sectors"
@@ -55,7 +56,7 @@ pid=$("$HV" vm show h1 --json | python3 -c 'import json,sys; print(json.load(sys
 kill -9 "$pid"
 sleep 0.3
 t0=$(date +%s%N)
-for _ in $(seq 1 20); do [ "$(state_of h1)" = Failed ] && break; sleep 0.1; done
+for _ in $(seq 1 $((20 * SLOW))); do [ "$(state_of h1)" = Failed ] && break; sleep 0.1; done
 is "$(state_of h1)" Failed "a killed worker shows as Failed within 2 s"
 run_hv vm list
 printf '%s\n' "$out" | grep -q '^h1 *Failed'; ok $? "vm list says Failed"
@@ -67,16 +68,26 @@ is "$(state_of h1)" Off "and it is Off"
 export TMUX_TMPDIR=$TMP
 tmux -f /dev/null new-session -d -s c -x 100 -y 30 "env HV_HOME='$HV_HOME' ASAN_OPTIONS=detect_leaks=0 '$HV' vm console p1; echo CONSOLE-EXIT=\$?; sleep 30"
 pane() { tmux capture-pane -p -t c -S -100; }
-for _ in $(seq 1 50); do pane | grep -q 'probe: ready' && break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLOW))); do pane | grep -q 'probe: ready' && break; sleep 0.1; done
 pane | grep -q 'probe: ready'; ok $? "console attach shows the backlog"
 tmux send-keys -t c 'ping' Enter
-for _ in $(seq 1 50); do pane | grep -q '^pong' && break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLOW))); do pane | grep -q '^pong' && break; sleep 0.1; done
 pane | grep -q 'pong'; ok $? "typed input reaches the guest"
 tmux send-keys -t c C-]
-for _ in $(seq 1 50); do pane | grep -q 'CONSOLE-EXIT=0' && break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLOW))); do pane | grep -q 'CONSOLE-EXIT=0' && break; sleep 0.1; done
 pane | grep -q 'CONSOLE-EXIT=0'; ok $? "Ctrl-] detaches"
 is "$(state_of p1)" Running "the VM keeps running after detach"
-run_hv vm shutdown p1 --timeout 10
+# typing sent in the same write as the console request reaches the guest
+# too (a slow host reads both at once: the worker once dropped the rest)
+pongs=$(log_of p1 | grep -c '^pong')
+python3 - "$HV_HOME/run/p1.sock" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"cmd": "console"}\nping\r'); time.sleep(0.5); s.close()
+PY
+for _ in $(seq 1 $((50 * SLOW))); do [ "$(log_of p1 | grep -c '^pong')" -gt "$pongs" ] && break; sleep 0.1; done
+[ "$(log_of p1 | grep -c '^pong')" -gt "$pongs" ]; ok $? "a line behind the console request, in one write, reaches the guest"
+run_hv vm shutdown p1 --timeout $((10 * SLOW))
 ok $rc "vm shutdown: the probe obeys"
 is "$(state_of p1)" Off "and the VM is Off"
 grep -q 'probe: shutdown' "$HV_HOME/log/p1.console.log"; ok $? "the guest said so"

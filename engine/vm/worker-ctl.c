@@ -386,6 +386,13 @@ client_input(struct worker *w, struct client *c)
 		c->len -= (size_t)(nl + 1 - c->buf);
 		memmove(c->buf, nl + 1, c->len + 1);
 	}
+	/* what came behind {"cmd":"console"} in the same read is typing for
+	   the guest (a client that does not wait for the reply; a slow host
+	   reads both at once) */
+	if (c->console && c->len > 0) {
+		vmm_console_input(w->vmm, c->buf, c->len);
+		c->len = 0;
+	}
 	if (c->len == sizeof c->buf - 1) {
 		reply_err(c, "request too long");
 		client_close(w, c);
