@@ -30,7 +30,7 @@ AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 # the worker that owns a running VM, once the VMM is in the tree
 WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 
-.PHONY: all asan check run bench deps clean fuzz
+.PHONY: all asan check check-quick check-fresh run bench deps clean fuzz
 # objects made on the way to a test binary are kept, not rebuilt each time
 .SECONDARY:
 all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run $(B)/until-line
@@ -113,10 +113,31 @@ asan: $(B)/asan/hv $(addprefix $(B)/asan/,$(WORKER)) $(UNIT_T) $(FUZZ_T) $(TOOL_
 deps:
 	@scripts/deps.sh
 
+# Test files that run VMs ("# lab: runs VMs") go last, so that where this
+# host has no usable /dev/kvm the lab (scripts/lab) boots once for them:
+# tests/lab/prove-exec runs each one natively or in the lab, the rest
+# natively, and one prove counts every assertion.
+VM_T	   := $(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t)
+HOST_T	   := $(filter-out $(VM_T),$(wildcard tests/*.t tests/tui/*.t))
+UNIT_VM_T  := $(filter $(B)/asan/tests/unit/vmm-%,$(UNIT_T))
+UNIT_HOST_T := $(filter-out $(UNIT_VM_T),$(UNIT_T))
+PROVE	    = HV=$(CURDIR)/$(B)/asan/hv prove --exec tests/lab/prove-exec
+
 # The integration tests run the ASan/UBSan hv (HV=$(B)/asan/hv).
 check: deps
 	@$(MAKE) --no-print-directory all asan
-	HV=$(CURDIR)/$(B)/asan/hv prove -r tests/ $(if $(UNIT_T),$(B)/asan/tests/unit/)
+	@scripts/lab native || true
+	$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T); \
+		rc=$$?; scripts/lab stop --name check; exit $$rc
+
+# the inner loop: every test that runs no VM, natively
+check-quick: deps
+	@$(MAKE) --no-print-directory all asan
+	$(PROVE) $(HOST_T) $(UNIT_HOST_T)
+
+# make check on a fresh minimal Debian (mmdebstrap), as CI's machines are
+check-fresh:
+	scripts/check-fresh
 
 run: deps
 	@$(MAKE) --no-print-directory all

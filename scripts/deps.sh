@@ -1,13 +1,16 @@
 #!/bin/sh
 # Install the Debian packages hv needs to build, test and run.
 # Idempotent: asks dpkg what is missing and runs apt-get (and apt-get
-# update) only when something is.
+# update) only when something is. A fresh minbase Debian has only the
+# Essential packages: everything else the tests, the benches and the lab
+# (scripts/lab) call is named here, and `make check-fresh` proves it.
 set -eu
 
 PKGS="build-essential pkg-config libssl-dev libncurses-dev libreadline-dev libconfig-dev
 libsqlite3-dev libcjson-dev libmnl-dev qemu-utils qemu-system-x86 seabios tmux
 perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools
-busybox-static cpio syslinux syslinux-common mtools xz-utils"
+busybox-static cpio syslinux syslinux-common mtools xz-utils
+iproute2 iputils-ping procps python3 bc"
 
 missing=""
 for p in $PKGS; do

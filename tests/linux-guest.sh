@@ -46,74 +46,24 @@ mkdir -p "$DIR"
 exec 9>"$DIR/.lock"
 flock 9		# two test runs at once share one cache
 
-# 1. the kernel package: linux-image-amd64 is a metapackage; its
-# dependency is the real one (linux-image-6.1.0-NN-amd64 on bookworm)
-PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
-[ -n "$PKG" ] || cannot "apt-cache knows no linux-image-amd64 (not Debian, or run apt-get update)"
-STAMP="$PKG $(sha256sum <"$SELF" | cut -c1-16)"
+# 1. the kernel package (tests/lab/kmod.sh: linux-image-amd64's dependency)
+. "$(dirname "$SELF")/lab/kmod.sh"
+kmod_fetch "$DIR" "$(dirname "$SELF")/../build/lab/kernel"
+PKG=$KPKG
+STAMP="$PKG $(cat "$SELF" "$(dirname "$SELF")/lab/kmod.sh" | sha256sum | cut -c1-16)"
 if [ "$(cat "$DIR/stamp" 2>/dev/null)" = "$STAMP" ] &&
    [ -f "$DIR/vmlinuz" ] && [ -f "$DIR/initrd.gz" ] && [ -f "$DIR/boot.img" ]; then
 	exit 0
 fi
 rm -f "$DIR/stamp"
-DEB=$(ls "$DIR/$PKG"_*.deb 2>/dev/null | head -n 1 || true)
-if [ -z "$DEB" ]; then
-	rm -f "$DIR"/linux-image-*.deb
-	(cd "$DIR" && apt-get download -q -o APT::Sandbox::User=root "$PKG") \
-		>"$DIR/download.log" 2>&1 ||
-		cannot "cannot download $PKG (no network?): $(tail -n 1 "$DIR/download.log")"
-	DEB=$(ls "$DIR/$PKG"_*.deb | head -n 1)
-fi
 
 WORK=$(mktemp -d "$DIR/work.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-dpkg -x "$DEB" "$WORK/pkg" || die "dpkg -x $DEB failed"
-KVER=$(basename "$(ls -d "$WORK"/pkg/lib/modules/* "$WORK"/pkg/usr/lib/modules/* 2>/dev/null | head -n 1)")
-[ -n "$KVER" ] || die "$DEB holds no lib/modules/VERSION"
-MODDIR=$(ls -d "$WORK/pkg/lib/modules/$KVER" "$WORK/pkg/usr/lib/modules/$KVER" 2>/dev/null | head -n 1)
-VMLINUZ=$(ls "$WORK"/pkg/boot/vmlinuz-* 2>/dev/null | head -n 1)
-[ -n "$VMLINUZ" ] || die "$DEB holds no boot/vmlinuz-*"
+kmod_unpack "$KDEB" "$WORK"
 
-# 2. the modules, dependencies first. The package has no modules.dep
-# (depmod runs at install), so read each module's own depends= field
-# from its .modinfo strings. Built-in ones (modules.builtin) need nothing.
-mkdir -p "$WORK/root/lib/modules"
-modfile() {	# name -> path of NAME.ko[.xz|.zst], "" if none
-	local n=$1 alt=${1//_/-}
-	find "$MODDIR/kernel" \( -name "$n.ko" -o -name "$n.ko.xz" -o -name "$n.ko.zst" \
-		-o -name "$alt.ko" -o -name "$alt.ko.xz" -o -name "$alt.ko.zst" \) | head -n 1
-}
-unpack_ko() {	# src dst
-	case $1 in
-	*.xz) xz -dc "$1" >"$2" ;;
-	*.zst) zstd -q -dc "$1" >"$2" ;;
-	*) cp "$1" "$2" ;;
-	esac
-}
-SEEN=" "
-ORDER=""
-visit() {
-	local m=$1 f d deps
-	case $SEEN in *" $m "*) return 0 ;; esac
-	SEEN="$SEEN$m "
-	f=$(modfile "$m")
-	if [ -z "$f" ]; then
-		grep -Eq "/(${m}|${m//_/-})\.ko" "$MODDIR/modules.builtin" ||
-			die "module $m is neither in $PKG nor built in"
-		echo "linux-guest: $m is built in" >&2
-		return 0
-	fi
-	unpack_ko "$f" "$WORK/root/lib/modules/$m.ko" || die "cannot unpack $f"
-	deps=$(tr '\0' '\n' <"$WORK/root/lib/modules/$m.ko" | sed -n 's/^depends=//p' | head -n 1)
-	for d in ${deps//,/ }; do
-		visit "$d"
-	done
-	ORDER="$ORDER$m "
-}
-for m in $MODULES; do
-	visit "$m"
-done
+# 2. the modules, dependencies first
+kmod_collect "$WORK/root/lib/modules" $MODULES
+ORDER=$KMOD_ORDER
 
 # 3. the initramfs tree
 R=$WORK/root
