@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Checkpoints (Hyper-V's): a VHDX disk is frozen and the VM writes to a
 # differencing child; applying the checkpoint throws the child away, so
 # what the probe wrote before it reads back; the tree lists with "Now";
@@ -94,9 +95,13 @@ ok $rc "checkpoint c1 ($err)"
 run_vm w1 "blk-write dev=0 start=2048 count=500 seed=22; blk-read dev=0 start=2048 count=500 seed=22" \
 	'blk-read: ok sectors=500 mismatches=0'
 ok $? "then pattern B over it"
+# a probe that waits (pattern B's run powers off by itself when done:
+# on a slow host it could be Off again before apply asks)
+"$HV" vm set w1 --cmdline ready >/dev/null
 run_hv vm start w1
 run_hv checkpoint apply w1 c1
 ok $((! rc)) "apply refuses a running VM"; one_error_line "running VM"
+[ $rc -eq 0 ] && diag "state $(state_of w1); console: $(log_of w1 | tail -n 3)"
 "$HV" vm stop w1 >/dev/null 2>&1; wait_off w1
 run_hv checkpoint apply w1 c1
 ok $rc "apply c1 ($err)"

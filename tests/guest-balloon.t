@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # The probe's virtio-balloon driver (tests/guest/balloon.c) against QEMU's
 # virtio-balloon-pci, the reference device, driven over QMP the way hv's
 # dynamic memory drives its own: a 512 MiB VM (its maximum memory) is
@@ -69,7 +70,7 @@ wait_actual() {	# MiB seconds: until query-balloon says so
 stats() { qmp qom-get "{\"path\": \"$DEV\", \"property\": \"guest-stats\"}" "$@"; }
 
 mkfifo "$TMP/in"
-timeout 60 "$QEMU" -M q35 -enable-kvm -m 512 -kernel "$PROBE" \
+timeout $((60 * SLOW)) "$QEMU" -M q35 -enable-kvm -m 512 -kernel "$PROBE" \
 	-append "balloon-up;ready" -serial stdio -display none -nodefaults \
 	-no-user-config -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-device virtio-balloon-pci,disable-legacy=on,id=bal0 \
@@ -117,7 +118,7 @@ us=$(field "$inflate" us)
 ok $([ -n "$us" ] && [ "$us" -lt 1000000 ]; echo $?) "65536 pages went in in ${us:-?} us"
 read_stats() {	# until free memory is below/above MiB (3 s): $free $total $avail
 	local st
-	for _ in $(seq 1 30); do
+	for _ in $(seq 1 $((30 * SLOW))); do
 		st=$(stats stats.stat-free-memory stats.stat-total-memory \
 			stats.stat-available-memory 2>/dev/null)
 		read -r free total avail <<<"${st:-0 0 0}"
@@ -161,7 +162,7 @@ ok $(wait_actual 512 5; echo $?) "query-balloon: 512 MiB"
 
 # --- the balloon takes only free pages, the rest once they are freed ---
 set_mb 256
-for _ in $(seq 1 30); do a=$(actual_mb); near "$a" 302 3 && break; sleep 0.1; done
+for _ in $(seq 1 $((30 * SLOW))); do a=$(actual_mb); near "$a" 302 3 && break; sleep 0.1; done
 ok $(near "$a" 302 3; echo $?) "with 300 MiB in use a 256 MiB target stops at ~302 MiB (${a} MiB)"
 probe mem-free 'mem: '
 ok $(wait_actual 256 5; echo $?) "after mem-free the balloon reaches 256 MiB"
@@ -194,14 +195,14 @@ out | grep '^balloon' | sed 's/^/# /'
 # --- startup memory 256 MiB, transitional device with DEFLATE_ON_OOM ---
 QMP=$TMP/qmp2.sock
 F0=$T_FAIL
-timeout 60 "$QEMU" -S -M q35 -enable-kvm -m 512 -kernel "$PROBE" \
+timeout $((60 * SLOW)) "$QEMU" -S -M q35 -enable-kvm -m 512 -kernel "$PROBE" \
 	-append "balloon-up;mem-touch mb=300 wait=200;mem-free;mem-report" \
 	-serial file:"$TMP/out" -display none -nodefaults -no-user-config \
 	-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-device virtio-balloon-pci,id=bal0,deflate-on-oom=on \
 	-qmp unix:"$QMP",server,nowait </dev/null >/dev/null 2>"$TMP/qemu.err" &
 qpid=$!
-for _ in $(seq 1 50); do [ -S "$QMP" ] && break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLOW))); do [ -S "$QMP" ] && break; sleep 0.1; done
 set_mb 256
 qmp cont >/dev/null
 wait $qpid

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # The probe's virtio-net driver and IPv4 stack (tests/guest/net*.c) against
 # QEMU's virtio-net-pci, the reference device: two probes on TAPs on a
 # bridge in a private network namespace, the bridge at 10.0.0.1/24.  The
@@ -47,7 +48,7 @@ host() { nsx python3 "$HOSTPY" "$@"; }
 bg_host() {	# name args... : runs in the background, ready file $TMP/name.rdy
 	rm -f "$TMP/$1.rdy"
 	nsx python3 "$HOSTPY" "${@:2}" "$TMP/$1.rdy" >"$TMP/$1.out" 2>&1 &
-	for _ in $(seq 1 50); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
+	for _ in $(seq 1 $((50 * SLOW))); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
 }
 
 QARGS=(-M q35 -enable-kvm -m 128 -kernel "$PROBE" -serial stdio -display none
@@ -56,7 +57,7 @@ QARGS=(-M q35 -enable-kvm -m 128 -kernel "$PROBE" -serial stdio -display none
 
 start_probe() {	# n tap mac ip: console in $TMP/pN.in, output in $TMP/pN.out
 	mkfifo "$TMP/p$1.in"
-	nsx timeout 60 "$QEMU" "${QARGS[@]}" -append "net-up dev=0 ip=$4/24;ready" \
+	nsx timeout $((60 * SLOW)) "$QEMU" "${QARGS[@]}" -append "net-up dev=0 ip=$4/24;ready" \
 		-netdev tap,id=n0,ifname="$2",script=no,downscript=no,vnet_hdr=on \
 		-device virtio-net-pci,netdev=n0,disable-legacy=on,mac="$3" \
 		<"$TMP/p$1.in" >"$TMP/p$1.out" 2>"$TMP/p$1.err" &
@@ -64,7 +65,7 @@ start_probe() {	# n tap mac ip: console in $TMP/pN.in, output in $TMP/pN.out
 }
 out_of() { tr -d '\r' <"$TMP/p$1.out"; }
 wait_for() {	# n pattern seconds
-	for _ in $(seq 1 $(($3 * 10))); do
+	for _ in $(seq 1 $(($3 * 10 * SLOW))); do
 		out_of "$1" | grep -q -- "$2" && return 0
 		sleep 0.1
 	done
@@ -75,7 +76,7 @@ probe() {	# n command: runs it on probe n, $res = its new result line
 	local name=${2%% *} before
 	before=$(results "$1" "$name")
 	echo "$2" >&$(($1 + 3))
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 $((300 * SLOW))); do
 		[ "$(results "$1" "$name")" -gt "$before" ] && break
 		sleep 0.1
 	done
@@ -127,7 +128,7 @@ bg_host sink serve 10.0.0.1 5001 3 sink
 probe 0 "udp-stream dev=0 dst=10.0.0.1 port=5001 seconds=1 size=1472"
 ok $(printf '%s' "$res" | grep -q '^udp-stream: ok sent=[1-9][0-9]* bytes=[0-9]* seconds=1 mbit=[0-9]'; echo $?) \
 	"probe A streams to a host sink ($res)"
-for _ in $(seq 1 40); do grep -q served "$TMP/sink.out" && break; sleep 0.1; done
+for _ in $(seq 1 $((40 * SLOW))); do grep -q served "$TMP/sink.out" && break; sleep 0.1; done
 got=$(count "$(cat "$TMP/sink.out")" packets)
 ok $([ "${got:-0}" -gt 1000 ]; echo $?) "the host sink got ${got:-0} of them"
 echo "udp-sink dev=0 port=5002 seconds=2" >&4
@@ -147,7 +148,7 @@ bg_host sniff sniff br0 5
 probe 0 "forge-dhcp-offer dev=0"
 probe 0 "forge-ra dev=0"
 probe 0 "forge-mac dev=0 dst=10.0.0.1 port=9"	# to br0 itself: no promisc
-for _ in $(seq 1 60); do grep -q seen "$TMP/sniff.out" && break; sleep 0.1; done
+for _ in $(seq 1 $((60 * SLOW))); do grep -q seen "$TMP/sniff.out" && break; sleep 0.1; done
 is "$(cat "$TMP/sniff.out")" "seen dhcp-offer router-advert spoofed-mac" \
 	"forge-dhcp-offer, forge-ra, forge-mac: each frame seen on br0, well formed"
 

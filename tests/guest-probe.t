@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # The probe guest (tests/guest/) under QEMU, the reference VMM: it must boot
 # through PVH on microvm (ready, console ping/shutdown, exit codes, fault
 # reports) and drive QEMU's virtio-blk-pci on q35 (the pattern lands in the
@@ -21,14 +22,14 @@ QARGS=(-enable-kvm -m 256 -kernel "$PROBE" -serial stdio -display none
 	-device isa-debug-exit,iobase=0xf4,iosize=1)
 
 microvm() {	# cmdline -> $out (\r stripped), $rc (1: the probe passed)
-	timeout 30 "$QEMU" -M microvm "${QARGS[@]}" -append "$1" \
+	timeout $((30 * SLOW)) "$QEMU" -M microvm "${QARGS[@]}" -append "$1" \
 		</dev/null >"$TMP/out" 2>"$TMP/qemu.err"
 	rc=$?
 	out=$(tr -d '\r' <"$TMP/out")
 }
 
 q35() {		# cmdline raw-image -> $out, $rc
-	timeout 120 "$QEMU" -M q35 "${QARGS[@]}" -append "$1" \
+	timeout $((120 * SLOW)) "$QEMU" -M q35 "${QARGS[@]}" -append "$1" \
 		-drive file="$2",if=none,id=d0,format=raw \
 		-device virtio-blk-pci,drive=d0,disable-legacy=on \
 		</dev/null >"$TMP/out" 2>"$TMP/qemu.err"
@@ -43,12 +44,12 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # --- microvm: ready, console commands, time to ready ---
 mkfifo "$TMP/in"
 t0=$(now_ms)
-timeout 30 "$QEMU" -M microvm "${QARGS[@]}" -append ready <"$TMP/in" \
+timeout $((30 * SLOW)) "$QEMU" -M microvm "${QARGS[@]}" -append ready <"$TMP/in" \
 	>"$TMP/ready.out" 2>"$TMP/qemu.err" &
 qpid=$!
 exec 3>"$TMP/in"
 t_ready=
-for _ in $(seq 1 3000); do
+for _ in $(seq 1 $((3000 * SLOW))); do
 	grep -q 'probe: ready' "$TMP/ready.out" && { t_ready=$(($(now_ms) - t0)); break; }
 	sleep 0.01
 done
@@ -61,7 +62,7 @@ idle_pct=$(( (c1 - c0) * 100 / $(getconf CLK_TCK) ))
 ok $([ -n "$qemu_pid" ] && [ "$idle_pct" -lt 50 ]; echo $?) \
 	"an idle probe leaves the host CPU alone (QEMU used ${idle_pct}% of a CPU)"
 echo ping >&3
-for _ in $(seq 1 500); do grep -q pong "$TMP/ready.out" && break; sleep 0.01; done
+for _ in $(seq 1 $((500 * SLOW))); do grep -q pong "$TMP/ready.out" && break; sleep 0.01; done
 ok $(grep -q '^pong' "$TMP/ready.out"; echo $?) "console: ping answers pong"
 echo shutdown >&3
 wait $qpid
@@ -89,14 +90,14 @@ microvm "fault kind=gp"
 ok $([ "$rc" = 5 ] && has 'probe: fault vector=13'; echo $?) "hlt in ring 3 is a #GP, reported"
 
 # --- SMP and ACPI on QEMU's own tables (the probe's smp/pwrbtn are honest) ---
-timeout 60 "$QEMU" -M microvm -smp 4 "${QARGS[@]}" -append "acpi;smp" \
+timeout $((60 * SLOW)) "$QEMU" -M microvm -smp 4 "${QARGS[@]}" -append "acpi;smp" \
 	</dev/null >"$TMP/out" 2>"$TMP/qemu.err"
 out=$(tr -d '\r' <"$TMP/out")
 ok $(has 'probe: cpus_online=4'; echo $?) "microvm -smp 4: the probe starts 3 APs (cpus_online=4)"
 is "$(printf '%s\n' "$out" | grep '^probe: ap apic_id=' | sort | tr '\n' ' ')" \
 	"probe: ap apic_id=1 online probe: ap apic_id=2 online probe: ap apic_id=3 online " \
 	"each AP prints its APIC id once"
-timeout 60 "$QEMU" -M q35 "${QARGS[@]}" -append "acpi-off" </dev/null >"$TMP/out" 2>"$TMP/qemu.err"
+timeout $((60 * SLOW)) "$QEMU" -M q35 "${QARGS[@]}" -append "acpi-off" </dev/null >"$TMP/out" 2>"$TMP/qemu.err"
 rc=$?
 is "$rc" 0 "q35: acpi-off powers QEMU off through PM1a_CNT (not the exit port)"
 # the power button: QEMU's system_powerdown, once in pwrbtn, once while idle
@@ -105,12 +106,12 @@ monitor() {	# command
 s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.2)
 s.send((sys.argv[2] + "\n").encode()); time.sleep(0.3)' "$TMP/mon" "$1"
 }
-timeout 60 "$QEMU" -M q35 "${QARGS[@]/stdio/file:$TMP/pb.out}" -monitor unix:"$TMP/mon",server,nowait \
+timeout $((60 * SLOW)) "$QEMU" -M q35 "${QARGS[@]/stdio/file:$TMP/pb.out}" -monitor unix:"$TMP/mon",server,nowait \
 	-append "pwrbtn seconds=20;ready" </dev/null >/dev/null 2>"$TMP/qemu.err" &
 qpid=$!
-for _ in $(seq 1 300); do grep -q 'pwrbtn armed' "$TMP/pb.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 $((300 * SLOW))); do grep -q 'pwrbtn armed' "$TMP/pb.out" 2>/dev/null && break; sleep 0.1; done
 monitor system_powerdown
-for _ in $(seq 1 100); do grep -q 'probe: ready' "$TMP/pb.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 $((100 * SLOW))); do grep -q 'probe: ready' "$TMP/pb.out" 2>/dev/null && break; sleep 0.1; done
 monitor system_powerdown
 wait $qpid
 out=$(tr -d '\r' <"$TMP/pb.out")

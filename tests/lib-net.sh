@@ -40,10 +40,10 @@ host() { nsx python3 "$HOSTPY" "$@"; }
 bg_host() {
 	rm -f "$TMP/$1.rdy"
 	nsx python3 "$HOSTPY" "${@:2}" "$TMP/$1.rdy" >"$TMP/$1.out" 2>&1 &
-	for _ in $(seq 1 50); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
+	for _ in $(seq 1 $((50 * SLOW))); do [ -e "$TMP/$1.rdy" ] && return; sleep 0.1; done
 }
 bg_result() {
-	for _ in $(seq 1 150); do grep -q . "$TMP/$1.out" 2>/dev/null && break; sleep 0.1; done
+	for _ in $(seq 1 $((150 * SLOW))); do grep -q . "$TMP/$1.out" 2>/dev/null && break; sleep 0.1; done
 	cat "$TMP/$1.out"
 }
 probe_vm() {

@@ -20,6 +20,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 trap 'rm -rf "$TMP"' EXIT
 T_N=0
 T_FAIL=0
+# The lab (scripts/lab) runs guests under TCG, 10-50x slower than hardware:
+# there every wait for a guest stretches by SLOW (HV_SLOW overrides). The
+# tests check what happens, never how fast.
+if [ -n "${HV_IN_LAB:-}" ]; then SLOW=${HV_SLOW:-8}; else SLOW=${HV_SLOW:-1}; fi
 
 T_PLANNED=0
 plan() { T_PLANNED=1; echo "1..$1"; }
@@ -78,7 +82,7 @@ done_testing() {
 # a line in it, the state `vm show` reports, waiting for Off
 log_of() { tr -d '\r' <"$HV_HOME/log/$1.console.log" 2>/dev/null; }
 wait_console() {	# vm pattern seconds
-	for _ in $(seq 1 $(($3 * 10))); do
+	for _ in $(seq 1 $(($3 * 10 * SLOW))); do
 		log_of "$1" | grep -q -- "$2" && return 0
 		sleep 0.1
 	done
@@ -108,7 +112,7 @@ PY
 state_of() {
 	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
 }
-wait_off() {	# vm: up to 10 s
-	for _ in $(seq 1 100); do [ "$(state_of "$1")" = Off ] && return 0; sleep 0.1; done
+wait_off() {	# vm: up to 10 s (times SLOW)
+	for _ in $(seq 1 $((100 * SLOW))); do [ "$(state_of "$1")" = Off ] && return 0; sleep 0.1; done
 	return 1
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Live migration between two "hosts": network namespaces joined by a veth,
 # each with its own HV_HOME and the same migration.secret; B runs
 # `hv host serve`. A 512M probe dirtying 10 MiB/s moves from A to B: its
@@ -72,9 +73,10 @@ setconf "$HA" sesame; setconf "$HB" sesame
 out=$(hA vm migrate off1 --to "$IPB" 2>&1); rc=$?
 ok $((rc == 0)) "an Off VM does not migrate live ($out)"
 
-hB host serve --listen "$IPB" >"$TMP/serve.log" 2>&1 &
+# not through hB (a function): $! is then hv itself (ip and env exec), which cleanup kills
+ip netns exec "$NSB" env HV_HOME="$HB" "$HV" host serve --listen "$IPB" >"$TMP/serve.log" 2>&1 &
 SERVE=$!
-for _ in $(seq 1 50); do grep -q listening "$TMP/serve.log" && break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLOW))); do grep -q listening "$TMP/serve.log" && break; sleep 0.1; done
 grep -q "listening on $IPB port 6790" "$TMP/serve.log"; ok $? "B serves migrations on $IPB:6790"
 
 # 1. a 512M probe dirtying 10 MiB/s moves from A to B
@@ -133,7 +135,7 @@ both n1 | sed -n 's/^counter: \([0-9]*\)$/\1/p' | contiguous
 ok $? "1, 2, 3, ... across the move, none missing or repeated"
 is "$(ip netns exec "$NSB" python3 "$TOP/tests/net-host.py" ping "$NET.2" 3)" "ping received=3" "B's host pings it"
 guest_free() { HV_HOME=$1 "$HV" vm show n1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runtime"]["memory"]["guest_free"])' 2>/dev/null; }
-for _ in $(seq 1 50); do [ "$(guest_free "$HB")" -gt 0 ] 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 $((50 * SLOW))); do [ "$(guest_free "$HB")" -gt 0 ] 2>/dev/null && break; sleep 0.2; done
 [ "$(guest_free "$HB")" -gt 0 ] 2>/dev/null; ok $? "its balloon still reports to B's dynamic memory ($(guest_free "$HB") bytes free)"
 HV_HOME=$HB "$HV" vm stop n1 >/dev/null
 
@@ -149,7 +151,7 @@ ip netns exec "$NSA" tc qdisc add dev "$VA" root tbf rate 400mbit burst 256kbit 
 hA vm migrate s1 --to "$IPB" --storage --json >"$TMP/smig.json" 2>"$TMP/smig.err" &
 MIG=$!
 # once memory moves, the disk's bulk copy is done: the guest stops writing
-for _ in $(seq 1 600); do grep -q '"phase":"memory"' "$TMP/smig.json" && break; sleep 0.05; done
+for _ in $(seq 1 $((600 * SLOW))); do grep -q '"phase":"memory"' "$TMP/smig.json" && break; sleep 0.05; done
 grep -c '"phase":"storage"' "$TMP/smig.json" | grep -qv '^0$'; ok $? "progress: the disk's bulk copy"
 type_line "$HA" s1 churn-stop
 wait "$MIG"; rc=$?
@@ -171,13 +173,13 @@ ip netns exec "$NSA" tc qdisc change dev "$VA" root tbf rate 40mbit burst 32kbit
 : >"$TMP/dmig.json"
 hA vm migrate d1 --to "$IPB" --json >"$TMP/dmig.json" 2>"$TMP/dmig.err" &
 MIG=$!
-for _ in $(seq 1 100); do grep -q '"phase":"memory"' "$TMP/dmig.json" && break; sleep 0.05; done
+for _ in $(seq 1 $((100 * SLOW))); do grep -q '"phase":"memory"' "$TMP/dmig.json" && break; sleep 0.05; done
 sleep 0.5
 pkill -KILL -f "hv-worker --home $HB .*d1\$"; ok $? "kill -9 B's incoming worker"
 wait "$MIG"; rc=$?
 ok $((rc == 0)) "the migration fails: $(cat "$TMP/dmig.err")"
 is "$(vms_of "$HA" | tr ' ' '\n' | grep d1)" "d1:Running" "d1 runs on at A"
-for _ in $(seq 1 100); do vms_of "$HB" | grep -q d1 || break; sleep 0.1; done
+for _ in $(seq 1 $((100 * SLOW))); do vms_of "$HB" | grep -q d1 || break; sleep 0.1; done
 vms_of "$HB" | grep -q d1; ok $((! $?)) "B removed d1 from its inventory"
 hA vm stop d1 >/dev/null
 
@@ -188,11 +190,11 @@ wait_clog "$HA" t1 'dirty: n=20 ' 30
 : >"$TMP/tmig.json"
 hA vm migrate t1 --to "$IPB" --json >"$TMP/tmig.json" 2>"$TMP/tmig.err" &
 MIG=$!
-for _ in $(seq 1 100); do grep -q '"phase":"memory"' "$TMP/tmig.json" && break; sleep 0.05; done
+for _ in $(seq 1 $((100 * SLOW))); do grep -q '"phase":"memory"' "$TMP/tmig.json" && break; sleep 0.05; done
 hA vm stop t1 >/dev/null; ok $? "vm stop during the move"
 wait "$MIG"; ok $((! $?)) "the move fails: $(cat "$TMP/tmig.err")"
 is "$(vms_of "$HA" | tr ' ' '\n' | grep t1)" "t1:Off" "t1 is Off at A"
-for _ in $(seq 1 100); do vms_of "$HB" | grep -q t1 || break; sleep 0.1; done
+for _ in $(seq 1 $((100 * SLOW))); do vms_of "$HB" | grep -q t1 || break; sleep 0.1; done
 vms_of "$HB" | grep -q t1; ok $((! $?)) "and not at B"
 
 # 5. a hostile peer: garbage instead of the handshake, then a peer that
@@ -235,7 +237,7 @@ PY
 )
 case $out in True\ E\ *) ok 0 "B refuses a hostile stream and says why ($out)" ;;
 	*) ok 1 "B refuses a hostile stream and says why (got: $out)" ;; esac
-for _ in $(seq 1 50); do vms_of "$HB" | grep -q off1 || break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLOW))); do vms_of "$HB" | grep -q off1 || break; sleep 0.1; done
 vms_of "$HB" | grep -q off1; ok $((! $?)) "and keeps nothing of it"
 grep -c 'migration from .* failed' "$TMP/serve.log" | grep -q '^[3-9]'; ok $? "its log has each failure"
 kill -0 "$SERVE"; ok $? "hv host serve goes on serving"
@@ -248,7 +250,7 @@ wait_clog "$HA" c1 'dirty: n=50 ' 30; ok $? "c1 runs on A"
 : >"$TMP/cmig.json"
 hA vm migrate c1 --to "$IPB" --json >"$TMP/cmig.json" 2>"$TMP/cmig.err" &
 MIG=$!
-for _ in $(seq 1 100); do grep -q '"phase":"memory"' "$TMP/cmig.json" && break; sleep 0.05; done
+for _ in $(seq 1 $((100 * SLOW))); do grep -q '"phase":"memory"' "$TMP/cmig.json" && break; sleep 0.05; done
 sleep 1
 ip -n "$NSA" link del "$VA"
 wait "$MIG"; rc=$?
@@ -258,7 +260,7 @@ before=$(clog "$HA" c1 | grep -c '^dirty: n=')
 sleep 1
 after=$(clog "$HA" c1 | grep -c '^dirty: n=')
 [ "$after" -gt "$before" ]; ok $? "and still counts there ($before -> $after lines)"
-for _ in $(seq 1 200); do
+for _ in $(seq 1 $((200 * SLOW))); do
 	! vms_of "$HB" | grep -q c1 && ! pgrep -f "hv-worker --home $HB" >/dev/null && break
 	sleep 0.1
 done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 7 acceptance: VMs (the probe guest) on hv's virtual switches, each
 # VM a worker with hv's virtio-net on a TAP, all inside network namespaces
 # this test makes and deletes. Internal (the host pings the probe, UDP echo
@@ -19,7 +20,7 @@ probe_cmd() {	# vm "command ..."
 	local word=${2%% *} before
 	before=$(log_of "$1" | grep -c "^$word: ")
 	host console "$HV_HOME/run/$1.sock" "$2"
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 $((200 * SLOW))); do
 		[ "$(log_of "$1" | grep -c "^$word: ")" -gt "$before" ] && break
 		sleep 0.1
 	done

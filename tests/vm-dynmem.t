@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 8 acceptance, dynamic memory: probe guests with virtio-balloon.
 # 1. min 256M, startup 512M, max 1G, buffer 20%: touching 700 MiB raises
 #    the assigned memory past 700 x 1.2, freeing it brings it back down,
@@ -93,7 +94,7 @@ run_hv vm show pb --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["runtime"]["memory"]["smart_paging"])')" True \
 	"vm show says smart paging is in use"
 "$HV" vm list >/dev/null
-for _ in $(seq 1 120); do [ -f "$HV_HOME/paging/pb.paging" ] || break; sleep 0.25; done
+for _ in $(seq 1 $((120 * SLOW))); do [ -f "$HV_HOME/paging/pb.paging" ] || break; sleep 0.25; done
 ! [ -f "$HV_HOME/paging/pb.paging" ]; ok $? "the file is released once the idle VMs gave memory back"
 wait_console pb 'probe: ready' 1 && type_in pb "mem-report"
 sleep 0.5

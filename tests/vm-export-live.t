@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Whole export (Hyper-V's Export-VM): hv vm export NAME DIR writes
 # DIR/NAME/ with the definition, a copy of each disk and, with --memory,
 # the state. An Off VM's disks are copied (a VMDK as qcow2, a checkpoint's
@@ -138,7 +139,7 @@ is "$(state_of l2)" Saved "it comes in Saved, with the exported state"
 [ -s "$HV_HOME/vms/l2/state.hvs" ]; ok $? "copied to vms/l2/state.hvs"
 run_hv vm start l2
 ok $rc "start the copy: it restores ($err)"
-for _ in $(seq 1 200); do	# two lines: the first is whole
+for _ in $(seq 1 $((200 * SLOW))); do	# two lines: the first is whole
 	[ "$(counters l2 | wc -l)" -ge 2 ] && break
 	sleep 0.1
 done
@@ -192,7 +193,7 @@ PY
 }
 cut kill >/dev/null
 gone=1
-for _ in $(seq 1 200); do [ -e "$TMP/cut/b1" ] || { gone=0; break; }; sleep 0.1; done
+for _ in $(seq 1 $((200 * SLOW))); do [ -e "$TMP/cut/b1" ] || { gone=0; break; }; sleep 0.1; done
 ok $gone "an export whose client is killed leaves no DIR/NAME"
 grep -q 'its client is gone' "$HV_HOME/log/b1.log"; ok $? "the worker says why"
 is "$(state_of b1)" Running "the VM runs on"

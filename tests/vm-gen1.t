@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 5, Gen1: a generation 1 VM boots SeaBIOS (Debian's bios-256k.bin)
 # through fw_cfg, and SeaBIOS boots the MBR of the first disk, a dynamic
 # VHD (and a VHDX) attached as virtio-blk: our PCI, fw_cfg and virtio-pci

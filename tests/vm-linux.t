@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 5: Linux guests on VT-x/AMD-V hosts. A Debian distribution kernel
 # (linux-image-amd64) with a busybox initramfs, both built by
 # tests/linux-guest.sh into build/linux-guest/, boots
@@ -108,7 +109,7 @@ vm_type() {	# name line: type a line on the serial console
 vm_shutdown() {	# name: press the power button, wait (60 s) until it is off
 	# 0 if it is off; SHUT_OUT: what the shutdown said
 	if [ -z "$TCG" ]; then
-		run_hv vm shutdown "$1" --timeout 60
+		run_hv vm shutdown "$1" --timeout $((60 * SLOW))
 		SHUT_OUT="$out$err"
 		[ $rc -eq 0 ] && [ "$(state_of "$1")" = Off ]
 		return
@@ -116,7 +117,7 @@ vm_shutdown() {	# name: press the power button, wait (60 s) until it is off
 	local p
 	eval "p=\$QPID_$1"
 	SHUT_OUT=$(qmp "$TMP/$1.qmp" system_powerdown 2>&1) || return 1
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 $((600 * SLOW))); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # VM save/restore (Hyper-V's "Save"): a probe counting on its console is
 # saved to vms/NAME/state.hvs, its worker ends, the VM reads Saved; start
 # restores it and the count goes on at exactly the next number, its disk
@@ -77,7 +78,7 @@ ok $((! rc)) "start with a truncated state file fails"
 one_error_line "and says why"
 is "$(state_of s1)" Saved "the VM is still Saved"
 worker_gone() {	# up to 10 s: the failed worker exits after its answer
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 $((100 * SLOW))); do
 		flock -n "$HV_HOME/run/s1.lock" true 2>/dev/null && return 0
 		sleep 0.1
 	done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 5, SMP: Gen2 VMs made with the hv shell and --vcpus N run the probe's
 # `smp` command: it finds the CPUs in the ACPI MADT the VMM built, starts
 # every AP through INIT-SIPI-SIPI at the in-kernel LAPIC, and each AP
@@ -72,7 +73,7 @@ for v in w4 h4; do
 	run_hv vm pause $v; ok $rc "$v: pause parks all 4 vCPUs ($err)"
 	is "$(state_of $v)" Paused "$v: Paused"
 	run_hv vm resume $v; ok $rc "$v: resume"
-	run_hv vm shutdown $v --timeout 10; ok $rc "$v: shutdown after resume"
+	run_hv vm shutdown $v --timeout $((10 * SLOW)); ok $rc "$v: shutdown after resume"
 	log_of $v | grep -q 'probe: shutdown'; ok $? "$v: the BSP still answers"
 done
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Storage QoS (Hyper-V's): a disk's maximum IOPS in normalized 8 KiB IOs,
 # measured by the probe's blk-bench through hv-worker; a 64 KiB request
 # counts 8; the setting is refused while the VM runs; and with the host's
@@ -32,7 +33,7 @@ rate_of() {	# vm seconds: read requests a second
 	echo $(((b - a) * 1000000000 / (tb - ta)))
 }
 wait_io() {	# vm: until its disk served a request, then past the first burst
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 $((200 * SLOW))); do
 		[ "$(runtime_disk "$1" read_requests)" -gt 0 ] && sleep 0.5 && return 0
 		sleep 0.1
 	done

@@ -28,7 +28,7 @@
 
 #define RXQ			0
 #define TXQ			1
-#define TX_STUCK_US		100000	/* a full tx ring this long: drop */
+#define TX_STUCK_US		2000000	/* a full tx ring this long: drop (QoS may hold it a while) */
 #define NET_BUSY_US		200000	/* idle spins this long after a frame */
 #define NET_SPIN_US		1000
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # The Move wizard in hv tui, without migrating anything: M on an Off VM
 # says why on the status line; on a running probe VM it opens the wizard
 # with the VM named, refuses a bad destination on its page, offers the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # Issue 6 acceptance: `hv tui` in an 80x24 tmux pane. Walk the New Virtual
 # Machine wizard with keys (an invalid memory range first: its message
 # shows and Next is refused), finish, find the VM in the list and its VHDX
