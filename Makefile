@@ -57,15 +57,17 @@ $(B)/libhv.a: $(call OBJ,$(ENGINE_SRC))
 $(B)/asan/libhv.a: $(call AOBJ,$(ENGINE_SRC))
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
+# binaries are linked beside and renamed into place: a test (or a VM) that
+# starts one while it is rebuilt gets the old or the new one, never half
 $(B)/hv: $(call OBJ,$(HV_SRC)) $(B)/libhv.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) -o $@.tmp $^ $(LIBS) && mv -f $@.tmp $@
 
 $(B)/asan/hv: $(call AOBJ,$(HV_SRC)) $(B)/asan/libhv.a
-	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
+	$(CC) -g $(ASAN) -o $@.tmp $^ $(LIBS) && mv -f $@.tmp $@
 
 # --as-needed: a worker starts faster without the shell's libraries
 $(B)/hv-worker: $(call OBJ,$(WORKER_SRC)) $(B)/libhv.a
-	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) -Wl,--as-needed -o $@.tmp $^ $(LIBS) && mv -f $@.tmp $@
 
 # one VM in one process, for tests and benchmarks (tests/tools/vmm-run.c)
 $(B)/vmm-run: $(B)/obj/tests/tools/vmm-run.o $(B)/libhv.a
@@ -76,7 +78,7 @@ $(B)/until-line: $(B)/obj/tests/tools/until-line.o
 	$(CC) $(CFLAGS) -o $@ $^
 
 $(B)/asan/hv-worker: $(call AOBJ,$(WORKER_SRC)) $(B)/asan/libhv.a
-	$(CC) -g $(ASAN) -o $@ $^ $(LIBS)
+	$(CC) -g $(ASAN) -o $@.tmp $^ $(LIBS) && mv -f $@.tmp $@
 
 $(B)/asan/tests/unit/%.t: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libhv.a
 	@mkdir -p $(@D)
@@ -150,4 +152,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) \( -path $(B)/fresh -o -path $(B)/lab \) -prune -o -name '*.d' -type f -print 2>/dev/null)
