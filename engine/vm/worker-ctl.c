@@ -327,9 +327,16 @@ handle_request(struct worker *w, struct client *c, const char *line)
 		sample_take(w);	/* and a fresh resource sample */
 		reply_ok(c);
 	} else if (strcmp(what, "console") == 0) {
-		reply_ok(c);
+		/* what came behind the request in the same read is typing for
+		   the guest, also when the client did not wait for the reply
+		   and has gone (a slow host reads it all at once) */
 		c->console = true;
-		console_backlog(w, c);
+		if (c->rest_len > 0)
+			vmm_console_input(w->vmm, c->rest, c->rest_len);
+		c->rest_len = 0;
+		reply_ok(c);
+		if (c->fd >= 0)
+			console_backlog(w, c);
 	} else {
 		reply_err(c, "unknown request");
 	}
@@ -380,18 +387,17 @@ client_input(struct worker *w, struct client *c)
 	c->buf[c->len] = '\0';
 	while (!c->console && (nl = strchr(c->buf, '\n')) != NULL) {
 		*nl = '\0';
+		c->rest = nl + 1;
+		c->rest_len = c->len - (size_t)(nl + 1 - c->buf);
 		handle_request(w, c, c->buf);
 		if (c->fd < 0)
 			return;
-		c->len -= (size_t)(nl + 1 - c->buf);
+		if (c->console) {	/* it took what followed */
+			c->len = 0;
+			break;
+		}
+		c->len = c->rest_len;
 		memmove(c->buf, nl + 1, c->len + 1);
-	}
-	/* what came behind {"cmd":"console"} in the same read is typing for
-	   the guest (a client that does not wait for the reply; a slow host
-	   reads both at once) */
-	if (c->console && c->len > 0) {
-		vmm_console_input(w->vmm, c->buf, c->len);
-		c->len = 0;
 	}
 	if (c->len == sizeof c->buf - 1) {
 		reply_err(c, "request too long");
@@ -415,6 +421,7 @@ accept_client(struct worker *w)
 		c->fd = fd;
 		c->passed_fd = -1;
 		c->len = 0;
+		c->rest_len = 0;
 		c->console = false;
 		ev.data.ptr = c;
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);

@@ -25,6 +25,8 @@ struct client {
 	bool console;		/* raw console stream after {"cmd":"console"} */
 	char buf[LINE_MAX_LEN];
 	size_t len;
+	const char *rest;	/* in buf, behind the request being handled */
+	size_t rest_len;
 };
 
 struct worker {
