@@ -57,7 +57,7 @@ QARGS=(-M q35 -enable-kvm -m 128 -kernel "$PROBE" -serial stdio -display none
 
 start_probe() {	# n tap mac ip: console in $TMP/pN.in, output in $TMP/pN.out
 	mkfifo "$TMP/p$1.in"
-	nsx timeout $((60 * SLOW)) "$QEMU" "${QARGS[@]}" -append "net-up dev=0 ip=$4/24;ready" \
+	nsx timeout $((200 * SLOW)) "$QEMU" "${QARGS[@]}" -append "net-up dev=0 ip=$4/24;ready" \
 		-netdev tap,id=n0,ifname="$2",script=no,downscript=no,vnet_hdr=on \
 		-device virtio-net-pci,netdev=n0,disable-legacy=on,mac="$3" \
 		<"$TMP/p$1.in" >"$TMP/p$1.out" 2>"$TMP/p$1.err" &
@@ -131,7 +131,7 @@ ok $(printf '%s' "$res" | grep -q '^udp-stream: ok sent=[1-9][0-9]* bytes=[0-9]*
 for _ in $(seq 1 $((40 * SLOW))); do grep -q served "$TMP/sink.out" && break; sleep 0.1; done
 got=$(count "$(cat "$TMP/sink.out")" packets)
 ok $([ "${got:-0}" -gt 1000 ]; echo $?) "the host sink got ${got:-0} of them"
-echo "udp-sink dev=0 port=5002 seconds=2" >&4
+echo "udp-sink dev=0 port=5002 seconds=$((2 * SLOW))" >&4
 sleep 0.3
 nsx python3 -c 'import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
