@@ -115,10 +115,10 @@ asan: $(B)/asan/hv $(addprefix $(B)/asan/,$(WORKER)) $(UNIT_T) $(FUZZ_T) $(TOOL_
 deps:
 	@scripts/deps.sh
 
-# Test files that run VMs ("# lab: runs VMs") go last, so that where this
-# host has no usable /dev/kvm the lab (scripts/lab) boots once for them:
-# tests/lab/prove-exec runs each one natively or in the lab, the rest
-# natively, and one prove counts every assertion.
+# Test files that run VMs ("# lab: runs VMs") go last: tests/lab/prove-exec
+# runs each one natively where this host has a usable /dev/kvm, else in a
+# lab of its own (scripts/lab), the rest natively; one prove counts every
+# assertion.
 VM_T	   := $(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t)
 HOST_T	   := $(filter-out $(VM_T),$(wildcard tests/*.t tests/tui/*.t))
 UNIT_VM_T  := $(filter $(B)/asan/tests/unit/vmm-%,$(UNIT_T))
@@ -129,8 +129,7 @@ PROVE	    = HV=$(CURDIR)/$(B)/asan/hv prove --exec tests/lab/prove-exec
 check: deps
 	@$(MAKE) --no-print-directory all asan
 	@scripts/lab native || true
-	$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T); \
-		rc=$$?; scripts/lab stop --name check; exit $$rc
+	$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T)
 
 # the inner loop: every test that runs no VM, natively
 check-quick: deps
