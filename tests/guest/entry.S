@@ -173,7 +173,8 @@ isr_common:
  * #UD and runs syscall as a PVM-guest entry, so the way into ring 0 is an
  * exception: ud2 at idle_ud2.  isr_ud sees that RIP, steps over the ud2,
  * halts with interrupts on until one arrives (the sti shadow keeps it from
- * slipping in before the hlt) and returns to ring 3.  Any other #UD is a
+ * slipping in before the hlt, but see lapic_timer_init() in main.c) and
+ * returns to ring 3.  Any other #UD is a
  * fault like the rest.
  */
 	.globl idle_halt, isr_ud, isr_ignore
