@@ -30,7 +30,7 @@ AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 # the worker that owns a running VM, once the VMM is in the tree
 WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
 
-.PHONY: all asan check check-quick check-fresh run bench deps clean fuzz
+.PHONY: all asan check check-quick check-vm check-fresh run bench deps clean fuzz
 # objects made on the way to a test binary are kept, not rebuilt each time
 .SECONDARY:
 all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run $(B)/until-line
@@ -123,18 +123,27 @@ VM_T	   := $(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t)
 HOST_T	   := $(filter-out $(VM_T),$(wildcard tests/*.t tests/tui/*.t))
 UNIT_VM_T  := $(filter $(B)/asan/tests/unit/vmm-%,$(UNIT_T))
 UNIT_HOST_T := $(filter-out $(UNIT_VM_T),$(UNIT_T))
-PROVE	    = HV=$(CURDIR)/$(B)/asan/hv prove --exec tests/lab/prove-exec
+# The VM test files share one lab (HV_LAB_NAME), booted by the first and
+# stopped at the end; a file whose lab died or hung gets a fresh one.
+in_lab	    = lab=check.$$$$; HV_LAB_NAME=$$lab $(1); rc=$$?; \
+	      scripts/lab stop --name $$lab; rm -rf build/lab/$$lab; exit $$rc
+PROVE	    = HV=$(CURDIR)/$(B)/asan/hv prove --timer --exec tests/lab/prove-exec
 
 # The integration tests run the ASan/UBSan hv (HV=$(B)/asan/hv).
 check: deps
 	@$(MAKE) --no-print-directory all asan
 	@scripts/lab native || true
-	$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T)
+	$(call in_lab,$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T))
 
 # the inner loop: every test that runs no VM, natively
 check-quick: deps
 	@$(MAKE) --no-print-directory all asan
 	$(PROVE) $(HOST_T) $(UNIT_HOST_T)
+
+# only the tests that run VMs (in labs where this host has no /dev/kvm)
+check-vm: deps
+	@$(MAKE) --no-print-directory all asan
+	$(call in_lab,$(PROVE) $(VM_T) $(UNIT_VM_T))
 
 # make check on a fresh minimal Debian (mmdebstrap), as CI's machines are
 check-fresh:
