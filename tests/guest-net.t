@@ -60,6 +60,7 @@ start_probe() {	# n tap mac ip: console in $TMP/pN.in, output in $TMP/pN.out
 	nsx timeout $((200 * SLOW)) "$QEMU" "${QARGS[@]}" -append "net-up dev=0 ip=$4/24;ready" \
 		-netdev tap,id=n0,ifname="$2",script=no,downscript=no,vnet_hdr=on \
 		-device virtio-net-pci,netdev=n0,disable-legacy=on,mac="$3" \
+		-monitor unix:"$TMP/mon$1",server,nowait \
 		<"$TMP/p$1.in" >"$TMP/p$1.out" 2>"$TMP/p$1.err" &
 	QPIDS+=($!)
 }
@@ -81,6 +82,30 @@ probe() {	# n command: runs it on probe n, $res = its new result line
 		sleep 0.1
 	done
 	res=$(out_of "$1" | grep "^$name: " | tail -1)
+	[ -n "$res" ] && [ "$(results "$1" "$name")" -gt "$before" ] ||
+		diag "probe $1 did not answer \"$2\"; its console:" "$(out_of "$1" | tail -n 5)" \
+			"its CPU (QEMU's monitor):" "$(hmp "$1" 'info registers' | grep -E '^(RIP|RFL|CS )')" \
+			"$(hmp "$1" 'info lapic' | grep -E 'ISR|IRR|LVTT|Timer|TPR')"
+}
+# a line of QEMU's human monitor on probe n, its answer on stdout
+hmp() {
+	python3 - "$TMP/mon$1" "$2" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.send((sys.argv[2] + "\n").encode())
+out, end = b"", time.time() + 3
+while time.time() < end:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        break
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+PY
 }
 count() { printf '%s\n' "$1" | grep -o -- "$2=[0-9]*" | cut -d= -f2; }
 
