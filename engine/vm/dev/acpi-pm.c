@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "engine/vm/boot/acpi.h"
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 #include "engine/vm/vmm-int.h"
 
 #define PM_TIMER_HZ	3579545ull

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "engine/vm/dev/fw_cfg.h"
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 
 #define FW_CFG_PORT_SEL		0x510
 #define FW_CFG_PORT_DATA	0x511

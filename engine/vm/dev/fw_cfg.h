@@ -33,4 +33,9 @@ int fw_cfg_add(struct vmm *vm, uint16_t key, const void *data, size_t len);
 int fw_cfg_add_file(struct vmm *vm, const char *name, const void *data,
 		    size_t len);
 
+/* the guest's state (state/snapshot.c, with snap-io.h); load: 0, or -1
+   when the payload does not fit */
+void fw_cfg_save(struct fw_cfg *f, struct snap_w *w);
+int fw_cfg_load(struct fw_cfg *f, struct snap_r *r);
+
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 #include "engine/vm/vmm-int.h"
 
 #define I8042_DATA	0x60

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "engine/vm/dev/pci.h"
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 
 #define PCI_CONFIG_ADDR	0xCF8
 #define PCI_CONFIG_DATA	0xCFC

@@ -34,4 +34,9 @@ int pci_add_cap(struct pci_dev *d, const uint8_t *cap, unsigned len);
 void pci_header(struct pci_dev *d, uint16_t vendor, uint16_t device,
 		uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys);
 
+/* the bus's state (state/snapshot.c, with snap-io.h); load: 0, or -1
+   when the payload does not fit */
+void pci_save(struct pci_bus *b, struct snap_w *w);
+int pci_load(struct pci_bus *b, struct snap_r *r);
+
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 #include "engine/vm/vmm-int.h"
 
 #define COM1_BASE	0x3F8

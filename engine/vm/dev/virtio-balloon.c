@@ -16,7 +16,7 @@
 
 #include "engine/vm/dev/virtio-balloon.h"
 #include "engine/vm/dev/virtio-pci.h"
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 
 #define VIRTIO_ID_BALLOON	5
 #define QUEUE_SIZE		128

@@ -17,4 +17,11 @@ void virtio_balloon_set(struct virtio_balloon *b, uint64_t bytes);
 void virtio_balloon_ask_stats(struct virtio_balloon *b);
 void virtio_balloon_info(struct virtio_balloon *b, struct vmm_balloon_info *out);
 
+/* for the VM's saved state (state/snapshot.c, with snap-io.h): the core's
+   view, and the balloon's own state, after the core's and its
+   transport's; load: 0, or -1 when the payload does not fit */
+struct virtio_dev *virtio_balloon_vdev(struct virtio_balloon *b);
+void virtio_balloon_save(struct virtio_balloon *b, struct snap_w *w);
+int virtio_balloon_load(struct virtio_balloon *b, struct snap_r *r);
+
 #endif

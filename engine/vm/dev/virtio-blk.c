@@ -23,7 +23,6 @@
 #include "engine/vm/dev/virtio-blk.h"
 #include "engine/vm/dev/virtio-pci.h"
 #include "engine/vm/host/blk-qos.h"
-#include "engine/vm/state/snapshot.h"
 
 #define VIRTIO_ID_BLOCK		2
 #define QUEUE_SIZE		256

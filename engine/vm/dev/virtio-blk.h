@@ -12,6 +12,8 @@ int virtio_blk_create(struct vmm *vm, const struct vmm_disk_config *c,
 		      struct hv_err *err);
 void virtio_blk_destroy(struct virtio_blk *b);
 void virtio_blk_stats(struct virtio_blk *b, struct vmm_disk_stats *s);
+/* the core's view, for the VM's saved state (state/snapshot.c) */
+struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b);
 
 /* storage migration: the disk's bytes, a bitmap of the BLK_MIRROR_BLOCKs
    the guest changed since the last take (on: start one; off: drop it),

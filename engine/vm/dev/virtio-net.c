@@ -33,7 +33,6 @@
 
 #include "engine/vm/dev/virtio-net.h"
 #include "engine/vm/dev/virtio-pci.h"
-#include "engine/vm/state/snapshot.h"
 
 #define VIRTIO_ID_NET		1
 #define QUEUE_SIZE		256

@@ -20,7 +20,7 @@
 
 #include "engine/vm/dev/pci.h"
 #include "engine/vm/dev/virtio-pci.h"
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 
 #define BAR_SIZE	0x8000
 #define OFF_COMMON	0x0000

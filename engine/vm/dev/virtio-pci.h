@@ -16,4 +16,9 @@ int virtio_pci_add(struct vmm *vm, struct virtio_dev *d,
 		   struct hv_err *err);
 void virtio_pci_free(struct virtio_pci *vp);
 
+/* the transport's state, after the core's (state/snapshot.c, with
+   snap-io.h); load: 0, or -1 when the payload does not fit */
+void virtio_pci_save(struct virtio_pci *vp, struct snap_w *w);
+int virtio_pci_load(struct virtio_pci *vp, struct snap_r *r);
+
 #endif

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "engine/vm/dev/virtio.h"
-#include "engine/vm/state/snapshot.h"
+#include "engine/vm/state/snap-io.h"
 
 void
 virtio_init(struct virtio_dev *d, struct vmm *vm, const struct gmem *mem,

@@ -125,4 +125,9 @@ uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off, void *buf,
 uint32_t vq_chain_write(const struct vq_chain *c, uint32_t off,
 			const void *buf, uint32_t len);
 
+/* the core's device state (state/snapshot.c, with snap-io.h; d->lock
+   held); load: 0, or -1 when the payload does not fit */
+void virtio_save(struct virtio_dev *d, struct snap_w *w);
+int virtio_load(struct virtio_dev *d, struct snap_r *r);
+
 #endif

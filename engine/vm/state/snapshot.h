@@ -1,9 +1,8 @@
 /*
  * snapshot.h - the VM state stream (hv vm save): "HVSTATE1", then typed
- * sections (tag u32, length u64, payload), all little-endian. Devices
- * write their own section payloads with the snap_w helpers and read
- * them back with snap_r, which never reads past the payload: a short or
- * hostile section sets r->bad and every later get returns zeros.
+ * sections (tag u32, length u64, payload), all little-endian. For the
+ * state code and the core; a device writes and reads its own section's
+ * payload with snap-io.h alone and never includes this.
  */
 #ifndef HV_VM_SNAPSHOT_H
 #define HV_VM_SNAPSHOT_H
@@ -12,64 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct snap_w {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
-
-struct snap_r {
-	const uint8_t *p;
-	size_t len, off;
-	bool bad;
-};
-
-void snap_put(struct snap_w *w, const void *data, size_t len);
-void snap_u8(struct snap_w *w, uint8_t v);
-void snap_u16(struct snap_w *w, uint16_t v);
-void snap_u32(struct snap_w *w, uint32_t v);
-void snap_u64(struct snap_w *w, uint64_t v);
-
-/* 0 and r->bad when fewer than len bytes are left */
-int snap_get(struct snap_r *r, void *data, size_t len);
-uint8_t snap_g8(struct snap_r *r);
-uint16_t snap_g16(struct snap_r *r);
-uint32_t snap_g32(struct snap_r *r);
-uint64_t snap_g64(struct snap_r *r);
-
-/* device state: each returns 0, or -1 when the payload does not fit */
-struct serial;
-struct legacy;
-struct acpi_pm;
-struct pci_bus;
-struct virtio_dev;
-struct virtio_pci;
-struct virtio_blk;
-struct virtio_net;
-struct virtio_balloon;
-
-void serial_save(struct serial *s, struct snap_w *w);
-int serial_load(struct serial *s, struct snap_r *r);
-void legacy_save(void *l, struct snap_w *w);
-int legacy_load(void *l, struct snap_r *r);
-void acpi_pm_save(struct acpi_pm *pm, struct snap_w *w);
-int acpi_pm_load(struct acpi_pm *pm, struct snap_r *r);
-struct fw_cfg;
-void fw_cfg_save(struct fw_cfg *f, struct snap_w *w);
-int fw_cfg_load(struct fw_cfg *f, struct snap_r *r);
-void pci_save(struct pci_bus *b, struct snap_w *w);
-int pci_load(struct pci_bus *b, struct snap_r *r);
-/* the virtio core's device state and its PCI transport's */
-void virtio_save(struct virtio_dev *d, struct snap_w *w);
-int virtio_load(struct virtio_dev *d, struct snap_r *r);
-void virtio_pci_save(struct virtio_pci *vp, struct snap_w *w);
-int virtio_pci_load(struct virtio_pci *vp, struct snap_r *r);
-struct virtio_dev *virtio_blk_vdev(struct virtio_blk *b);
-struct virtio_dev *virtio_net_vdev(struct virtio_net *n);
-struct virtio_dev *virtio_balloon_vdev(struct virtio_balloon *b);
-/* the balloon's own, after the core's and its transport's */
-void virtio_balloon_save(struct virtio_balloon *b, struct snap_w *w);
-int virtio_balloon_load(struct virtio_balloon *b, struct snap_r *r);
+#include "engine/vm/state/snap-io.h"
 
 /* --- the stream (snapshot.c), shared with live migration (precopy.c) --- */
 

@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/vm/state/snapshot.h"
 #include "engine/vm/worker/worker.h"
 
 /* --- console ----------------------------------------------------------- */
