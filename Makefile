@@ -16,11 +16,13 @@ CPPFLAGS += -I. -MMD -MP
 LIBS	 = -lsqlite3 -lconfig -lcjson -lreadline -lncursesw -lmnl -lpthread -lm -lz -lcrypto
 ASAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# engine/vm/ is the machine core with its parts one folder down (dev/,
+# boot/, state/, host/, worker/: engine/vm/README)
 ENGINE_SRC := $(wildcard engine/*.c engine/disk/*.c engine/vm/*.c \
-		engine/net/*.c engine/cluster/*.c wizards/*.c)
-ENGINE_SRC := $(filter-out engine/vm/worker-%.c,$(ENGINE_SRC))
+		engine/vm/*/*.c engine/net/*.c engine/cluster/*.c wizards/*.c)
+ENGINE_SRC := $(filter-out engine/vm/worker/%.c,$(ENGINE_SRC))
 # the worker that owns a running VM: its main loop and its control socket
-WORKER_SRC := $(wildcard engine/vm/worker-*.c)
+WORKER_SRC := $(wildcard engine/vm/worker/*.c)
 HV_SRC	   := $(wildcard shell/*.c tui/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
@@ -28,7 +30,7 @@ OBJ	   = $(patsubst %.c,$(B)/obj/%.o,$(1))
 AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 
 # the worker that owns a running VM, once the VMM is in the tree
-WORKER	   := $(if $(wildcard engine/vm/worker-main.c),hv-worker)
+WORKER	   := $(if $(wildcard engine/vm/worker/worker-main.c),hv-worker)
 
 .PHONY: all asan check check-quick check-vm check-fresh run bench deps clean fuzz
 # objects made on the way to a test binary are kept, not rebuilt each time

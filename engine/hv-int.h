@@ -37,8 +37,8 @@ struct cJSON;
 int lifecycle_job(struct hv_ctx *hv, const char *name, const char *json,
 		  void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
 		  struct cJSON **reply, struct hv_err *err);
-/* run an incoming migration's worker on fd (engine/migrate.c); returns once
-   the VM runs here, or failed to arrive */
+/* run an incoming migration's worker on fd (engine/cluster/migrate.c);
+   returns once the VM runs here, or failed to arrive */
 int lifecycle_incoming(struct hv_ctx *hv, struct hv_vm *vm, int fd, bool storage,
 		       struct hv_err *err);
 

@@ -221,7 +221,7 @@ int hv_vm_console(struct hv_ctx *hv, const char *name, int *fd,
 /* one request to the worker; *reply is a malloc'd JSON line */
 int hv_vm_request(struct hv_ctx *hv, const char *name, const char *json,
 		  char **reply, struct hv_err *err);
-/* --- live migration (engine/migrate.c) ---------------------------------- */
+/* --- live migration (engine/cluster/migrate.c) -------------------------- */
 
 struct hv_migrate_opts {
 	const char *to;			/* HOST[:PORT]; port: migration.port */

@@ -9,10 +9,10 @@
  *				--memory a running VM's
  *
  * An Off or Saved VM is copied here with disk_convert. A running one is
- * copied by its own worker (engine/vm/export.c), which reads the disks
- * through the VM's handles while the guest writes on and stops it only
- * for the last blocks and the state, so both are of one instant; it
- * runs on in the same worker. hv vm import NAME.hvvm registers the copy,
+ * copied by its own worker (engine/vm/state/live-export.c), which reads
+ * the disks through the VM's handles while the guest writes on and stops
+ * it only for the last blocks and the state, so both are of one instant;
+ * it runs on in the same worker. hv vm import NAME.hvvm registers the copy,
  * Saved when state.hvs lies beside it. On any failure DIR/NAME goes:
  * nothing half-written is left.
  */

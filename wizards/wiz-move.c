@@ -62,7 +62,7 @@ move_update(struct wizard *w)
 }
 
 /*
- * HOST, HOST:PORT or [IPv6]:PORT, as engine/migrate.c splits it: a bare
+ * HOST, HOST:PORT or [IPv6]:PORT, as engine/cluster/migrate.c splits it: a bare
  * IPv6 address would lose its last group to the port there, so it must
  * come in brackets. No blanks (it is one word of the command line), no
  * leading '-' (the option parser would read an option).

@@ -125,6 +125,8 @@ struct virtio_net;
 struct virtio_balloon;
 struct acpi_pm;
 struct acpi_config;
+struct snap_w;		/* a device's saved state (state/snap-io.h) */
+struct snap_r;
 
 #define VMM_MAX_GSI	256
 #define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + VMM_MAX_NICS * 4 + 8)
@@ -208,7 +210,7 @@ void vmm_request_stop(struct vmm *vm, enum vmm_exit_reason r, int code,
 void vmm_log(struct vmm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* boot.c: CPU state the loaders ask for */
+/* boot/boot.c: CPU state the loaders ask for */
 enum boot_mode { BOOT_PVH32, BOOT_LINUX64 };
 
 struct boot_cpu {
@@ -220,7 +222,7 @@ struct boot_cpu {
 };
 
 int vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err);
-/* boot-bios.c: Gen1 firmware, fw_cfg and the firmware debug port */
+/* boot/boot-bios.c: Gen1 firmware, fw_cfg and the firmware debug port */
 int vmm_load_firmware(struct vmm *vm, struct hv_err *err);
 int kvm_vcpu_boot_regs(struct vcpu *v, const struct boot_cpu *cpu,
 		       struct hv_err *err);
@@ -235,7 +237,15 @@ int pci_init(struct vmm *vm, struct hv_err *err);
 void pci_free(struct vmm *vm);
 int acpi_pm_init(struct vmm *vm, struct hv_err *err);
 void acpi_pm_free(struct vmm *vm);
-/* boot-tables.c: what the ACPI and MP tables say about this VM */
+/* their state (state/snapshot.c saves it, with snap-io.h): load returns
+   0, or -1 when the payload does not fit */
+void serial_save(struct serial *s, struct snap_w *w);
+int serial_load(struct serial *s, struct snap_r *r);
+void legacy_save(void *l, struct snap_w *w);
+int legacy_load(void *l, struct snap_r *r);
+void acpi_pm_save(struct acpi_pm *pm, struct snap_w *w);
+int acpi_pm_load(struct acpi_pm *pm, struct snap_r *r);
+/* boot/boot-tables.c: what the ACPI and MP tables say about this VM */
 void vmm_acpi_config(const struct vmm *vm, struct acpi_config *c);
 /* io-thread.c: fn(opaque) runs on the I/O thread when fd is readable */
 int io_init(struct vmm *vm, struct hv_err *err);

@@ -10,11 +10,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "engine/vm/virtio-balloon.h"
-#include "engine/vm/virtio-blk.h"
-#include "engine/vm/virtio-net.h"
-#include "engine/vm/fw_cfg.h"
-#include "engine/vm/snapshot.h"
+#include "engine/vm/dev/virtio-balloon.h"
+#include "engine/vm/dev/virtio-blk.h"
+#include "engine/vm/dev/virtio-net.h"
+#include "engine/vm/dev/fw_cfg.h"
+#include "engine/vm/state/snapshot.h"
 #include "engine/vm/vmm-int.h"
 
 static void

@@ -162,7 +162,7 @@ void vmm_stop(struct vmm *vm);
 int vmm_power_button(struct vmm *vm);
 void vmm_destroy(struct vmm *vm);
 
-/* Save (snapshot.c): the paused VM's whole state (RAM, vCPUs, irqchip,
+/* Save (state/snapshot.c): the paused VM's whole state (RAM, vCPUs, irqchip,
  * devices) as a versioned stream to fd; the VM stays paused. Restore it
  * into a VM created with the same config and .restoring, then
  * vmm_start(); on failure destroy that VM. Both: 0, or -1 and err. */
@@ -171,13 +171,14 @@ int vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err);
 /* the same with every virtio device's lock already held (vdevs_lock): a
    caller that copied the disks under those locks saves the same instant */
 int vmm_save_state_held(struct vmm *vm, int fd, struct hv_err *err);
-/* state-file.c: HV_HOME/vms/NAME/state.hvs; saved through a synced
+/* state/state-file.c: HV_HOME/vms/NAME/state.hvs; saved through a synced
    temporary file renamed into place */
 int vmm_state_path(const char *home, const char *name, char *buf, size_t len);
 int vmm_save_file(struct vmm *vm, const char *path, struct hv_err *err);
 int vmm_restore_file(struct vmm *vm, const char *path, struct hv_err *err);
 
-/* live migration (migrate.c) over fd, a stream the caller authenticated */
+/* live migration (state/precopy.c) over fd, a stream the caller
+   authenticated */
 struct vmm_migrate_progress {
 	const char *phase;		/* "storage", "memory", "final" */
 	int pass;			/* 1: all RAM; then the pages written since */
@@ -218,22 +219,24 @@ int vmm_migrate_receive(struct vmm *vm, int fd, bool storage,
 void vmm_migrate_refuse(int fd, const char *msg);
 
 /*
- * Online merge (merge.c): copy what disk's differencing image holds into
- * parent (its parent image) while the VM runs, then run the disk on
- * parent; the caller deletes the child. On failure the VM is as before.
+ * Online merge (state/online-merge.c): copy what disk's differencing
+ * image holds into parent (its parent image) while the VM runs, then run
+ * the disk on parent; the caller deletes the child. On failure the VM is
+ * as before.
  */
 int vmm_disk_merge(struct vmm *vm, int disk, const char *parent,
 		   void (*progress)(void *opaque, uint64_t done, uint64_t total), void *opaque,
 		   struct hv_err *err);
 
 /*
- * Live export (export.c): copy each disk of the running VM into a new
- * image (path, format "vhdx", ...: flattened, like the source's fixed or
- * dynamic kind when the format is the same) while the guest writes on;
- * then pause it, hold every device, copy the last blocks and, with
- * state, write its whole state from that same instant; it runs on (or
- * stays paused if it was). On failure the VM is as before and nothing
- * it made is left. progress: bytes read of all disks; false stops it.
+ * Live export (state/live-export.c): copy each disk of the running VM
+ * into a new image (path, format "vhdx", ...: flattened, like the
+ * source's fixed or dynamic kind when the format is the same) while the
+ * guest writes on; then pause it, hold every device, copy the last
+ * blocks and, with state, write its whole state from that same instant;
+ * it runs on (or stays paused if it was). On failure the VM is as before
+ * and nothing it made is left. progress: bytes read of all disks; false
+ * stops it.
  */
 struct vmm_export_opts {
 	int ndisks;			/* the VM's, in order */

@@ -4,7 +4,7 @@
  * arbiter. */
 #include <stdint.h>
 
-#include "engine/vm/blk-qos.h"
+#include "engine/vm/host/blk-qos.h"
 #include "tests/tap.h"
 
 #define SEC	1000000000ull

@@ -1,5 +1,5 @@
 /*
- * vmm-acpi.c - the ACPI and MP tables (engine/vm/acpi.c, acpi-dsdt.c,
+ * vmm-acpi.c - the ACPI and MP tables (engine/vm/boot/acpi.c, acpi-dsdt.c,
  * mptable.c) without KVM: for several CPU counts, link the blobs at two
  * sets of addresses and walk them the way a guest does, from the RSDP
  * through the XSDT and RSDT to every table: signatures, lengths,
@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/vm/acpi.h"
+#include "engine/vm/boot/acpi.h"
 #include "engine/vm/vmm-int.h"
 #include "tests/tap.h"
 #include "tests/unit/vmm-mini.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "engine/vm/vmm-int.h"
-#include "engine/vm/boot.h"
+#include "engine/vm/boot/boot.h"
 #include "tests/tap.h"
 #include "tests/unit/vmm-mini.h"
 

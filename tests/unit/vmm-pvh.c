@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "engine/vm/boot.h"
+#include "engine/vm/boot/boot.h"
 #include "tests/tap.h"
 #include "tests/unit/vmm-mini.h"
 
