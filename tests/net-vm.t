@@ -113,15 +113,17 @@ run_hv vm metrics h --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin)["network"][0]["drops"]; print(d["dhcp_guard"], d["router_guard"])')" \
 	"1 1" "hv vm metrics: the guards' drops are in the inventory after the VM stopped"
 
-# 6. QoS: 50 Mbit/s measured by the receiver
-probe_vm q "net-up ip=10.0.0.7/24; ready" --switch int0 --max-bandwidth 50M
-ok $? "VM q limited to 50 Mbit/s is ready"
-bg_host qos serve 10.0.0.1 5010 6 sink
+# 6. QoS: 50 Mbit/s measured by the receiver (10 in the lab, where TCG
+# keeps the guest and the receiver well below 50)
+CAP=$((SLOW > 1 ? 10 : 50))
+probe_vm q "net-up ip=10.0.0.7/24; ready" --switch int0 --max-bandwidth ${CAP}M
+ok $? "VM q limited to $CAP Mbit/s is ready"
+bg_host qos serve 10.0.0.1 5010 $((6 * SLOW)) sink
 probe_cmd q "udp-stream dst=10.0.0.1 port=5010 seconds=3 size=1400"
 mbit=$(bg_result qos | grep -o 'mbit=[0-9.]*' | cut -d= -f2)
 # the limit counts whole frames: 1400 bytes of payload are 1442 on the wire
-ok $(python3 -c "import sys; m=float('${mbit:-0}') * 1442 / 1400; sys.exit(not 45 <= m <= 55)"; echo $?) \
-	"the receiver measures ${mbit:-?} Mbit/s of payload (50 Mbit/s of frames, within 10%)"
+ok $(python3 -c "import sys; m=float('${mbit:-0}') * 1442 / 1400; sys.exit(not $CAP * 0.9 <= m <= $CAP * 1.1)"; echo $?) \
+	"the receiver measures ${mbit:-?} Mbit/s of payload ($CAP Mbit/s of frames, within 10%)"
 served=$(bg_result qos | grep -o 'packets=[0-9]*' | cut -d= -f2)
 run_hv vm metrics q --json
 sent=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["network"][0]["tx_packets"])')
