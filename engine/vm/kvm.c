@@ -407,6 +407,7 @@ cpuid_fixup(struct vmm *vm, struct vcpu *v, struct kvm_cpuid2 *c)
 			e->ebx = (e->ebx & 0x0000FFFF) | ((uint32_t)v->id << 24) |
 				 ((uint32_t)1 << bits << 16);
 			e->ecx |= 1u << 31;	/* running under a hypervisor */
+			e->ecx &= ~(1u << 5);	/* no VMX: see below */
 			e->edx &= ~(1u << 28);	/* HTT: the count is valid */
 			if (vm->nvcpus > 1)
 				e->edx |= 1u << 28;
@@ -420,6 +421,15 @@ cpuid_fixup(struct vmm *vm, struct vcpu *v, struct kvm_cpuid2 *c)
 				  (1u << bits) - 1 : 0) << 14;
 			break;
 		}
+		/*
+		 * No nested virtualization, as Hyper-V's default (its
+		 * ExposeVirtualizationExtensions is off): KVM offers SVM/VMX
+		 * where the host allows nesting, and a Debian guest's udev
+		 * then loads kvm_amd, whose start on every vCPU hung one of
+		 * them for ever in the lab (soft lockup in modprobe).
+		 */
+		if (e->function == 0x80000001)
+			e->ecx &= ~(1u << 2);	/* SVM */
 		if (!amd)
 			continue;
 		if (e->function == 0x80000001 && vm->nvcpus > 1)

@@ -10,6 +10,7 @@
  *      then "probe: smp cpuid apic_ids=ok|bad package_cpus=N": every CPU's
  *      CPUID (leaf 1 initial APIC id, leaf 0xB x2APIC id) matches its
  *      LAPIC, and leaf 0xB's core level counts the package's CPUs
+ *      and virt=none|svm|vmx: what CPUID offers for nested virtualization
  */
 #include "tests/guest/probe.h"
 
@@ -141,6 +142,7 @@ cmd_smp(const char *args)
 	size_t tlen = ap_tramp_end - ap_tramp;
 	uint8_t self = lapic_id();
 	uint32_t r[4], pkg;
+	const char *virt;
 	int i, failed = 0;
 
 	if (!acpi.ncpus) {
@@ -174,7 +176,17 @@ cmd_smp(const char *args)
 		cpuid(0xB, 1, r);
 		pkg = r[1] & 0xFFFF;
 	}
-	pr("probe: smp cpuid apic_ids=%s package_cpus=%u\n",
-	   __atomic_load_n(&cpuid_bad, __ATOMIC_SEQ_CST) ? "bad" : "ok", pkg);
+	virt = "none";			/* nested virtualization offered? */
+	cpuid(1, 0, r);
+	if (r[2] & (1u << 5))
+		virt = "vmx";
+	cpuid(0x80000000, 0, r);
+	if (r[0] >= 0x80000001) {
+		cpuid(0x80000001, 0, r);
+		if (r[2] & (1u << 2))
+			virt = "svm";
+	}
+	pr("probe: smp cpuid apic_ids=%s package_cpus=%u virt=%s\n",
+	   __atomic_load_n(&cpuid_bad, __ATOMIC_SEQ_CST) ? "bad" : "ok", pkg, virt);
 	return failed ? -1 : 0;
 }
