@@ -20,6 +20,8 @@
 
 #include "engine/vm/worker/worker.h"
 
+static void console_queue(struct worker *w, const char *p, size_t n);
+
 /* --- console ----------------------------------------------------------- */
 
 static void
@@ -331,7 +333,7 @@ handle_request(struct worker *w, struct client *c, const char *line)
 		   and has gone (a slow host reads it all at once) */
 		c->console = true;
 		if (c->rest_len > 0)
-			vmm_console_input(w->vmm, c->rest, c->rest_len);
+			console_queue(w, c->rest, c->rest_len);
 		c->rest_len = 0;
 		reply_ok(c);
 		if (c->fd >= 0)
@@ -342,6 +344,56 @@ handle_request(struct worker *w, struct client *c, const char *line)
 	cJSON_Delete(req);
 }
 
+/*
+ * Typing for the guest. Its UART holds 256 bytes, and a guest reads them
+ * at its own pace (slowly under emulation): what does not fit waits here,
+ * in order, and the console clients are not read while this is full. A
+ * line typed faster than that was cut short before (a real server's shell
+ * then waited for the rest of a quoted string for ever).
+ */
+static void
+console_hold(struct worker *w, bool hold)
+{
+	if (!hold && !w->cin_held)
+		return;		/* (holding again also covers a client new since) */
+	w->cin_held = hold;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &w->clients[i];
+		struct epoll_event ev = { .events = hold ? 0 : EPOLLIN, .data.ptr = c };
+
+		if (c->fd >= 0 && c->console)
+			epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
+}
+
+static void
+console_queue(struct worker *w, const char *p, size_t n)
+{
+	size_t room = sizeof w->cin - w->cin_len;
+
+	if (n > room)		/* only "rest" can be more than asked for */
+		n = room;
+	memcpy(w->cin + w->cin_len, p, n);
+	w->cin_len += n;
+	console_flush(w);
+}
+
+bool
+console_flush(struct worker *w)
+{
+	if (w->cin_len > 0) {
+		int k = vmm_console_input(w->vmm, w->cin, w->cin_len);
+
+		if (k > 0) {
+			memmove(w->cin, w->cin + k, w->cin_len - (size_t)k);
+			w->cin_len -= (size_t)k;
+		}
+	}
+	if (w->cin_len < sizeof w->cin)
+		console_hold(w, false);
+	return w->cin_len > 0;
+}
+
 void
 client_input(struct worker *w, struct client *c)
 {
@@ -350,13 +402,18 @@ client_input(struct worker *w, struct client *c)
 
 	if (c->console) {
 		char buf[1024];
+		size_t room = sizeof w->cin - w->cin_len;
 
-		n = read(c->fd, buf, sizeof buf);
+		if (room == 0) {	/* the guest is behind: wait for it */
+			console_hold(w, true);
+			return;
+		}
+		n = read(c->fd, buf, room < sizeof buf ? room : sizeof buf);
 		if (n <= 0) {
 			client_close(w, c);
 			return;
 		}
-		vmm_console_input(w->vmm, buf, (size_t)n);
+		console_queue(w, buf, (size_t)n);
 		return;
 	}
 	{	/* hv vm migrate passes its connection with the request */

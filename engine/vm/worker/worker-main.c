@@ -372,7 +372,8 @@ run(struct worker *w)
 	struct epoll_event evs[16];
 
 	while (!w->quit) {
-		int n = epoll_wait(w->epfd, evs, 16, -1);
+		/* typing the guest's UART had no room for: look again soon */
+		int n = epoll_wait(w->epfd, evs, 16, console_flush(w) ? 10 : -1);
 
 		for (int i = 0; i < n && !w->quit; i++) {
 			void *p = evs[i].data.ptr;

@@ -18,6 +18,7 @@
 #define RING_SIZE	(64 * 1024)
 #define MAX_CLIENTS	32
 #define LINE_MAX_LEN	4096
+#define CONSOLE_IN_MAX	16384	/* typing queued for the guest's UART */
 
 struct client {
 	int fd;
@@ -38,6 +39,12 @@ struct worker {
 	char ring[RING_SIZE];	/* console output nobody may have seen yet */
 	size_t ring_head;	/* total bytes ever written */
 	bool paused, quit;
+	/* typing for the guest that its UART's FIFO has no room for yet: the
+	   console clients are not read while this is full, and it outlives a
+	   client that typed a line and left (console_flush) */
+	char cin[CONSOLE_IN_MAX];
+	size_t cin_len;
+	bool cin_held;		/* console clients out of epoll for now */
 	char exit_why[128];
 	char sock_path[HV_PATH_MAX + 128];
 	const char *home;
@@ -103,6 +110,9 @@ void reply_err(struct client *c, const char *msg);
 int listen_socket(struct worker *w, struct hv_err *err);
 void accept_client(struct worker *w);
 void client_input(struct worker *w, struct client *c);
+/* what waits for the guest's UART goes in as it makes room; true while
+   some still waits (the main loop then looks again in 10 ms) */
+bool console_flush(struct worker *w);
 void console_output(struct worker *w);
 void set_state(struct worker *w, const char *state, const char *why);
 
