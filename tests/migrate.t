@@ -128,7 +128,28 @@ hA vm nic add n1 --switch mig >/dev/null
 hA vm start n1 >/dev/null; ok $? "n1 (2 vCPUs, an adapter on switch mig) starts on A"
 wait_clog "$HA" n1 'counter: 20$' 30; ok $? "its APs are up and it counts"
 is "$(ip netns exec "$NSA" python3 "$TOP/tests/net-host.py" ping "$NET.2" 2)" "ping received=2" "A's host pings it"
+# B's bridge hears the arrival announced: a RARP from n1's MAC
+N1MAC=$(hA vm nic list n1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["mac"])')
+ip netns exec "$NSB" python3 - "$TMP/rarp.rdy" >"$TMP/rarp.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x8035))
+s.bind(("hv-mig", 0)); s.settimeout(0.5)
+open(sys.argv[1], "w").close()
+end = time.time() + 600
+while time.time() < end:
+    try:
+        f = s.recv(2000)
+    except socket.timeout:
+        continue
+    if f[12:14] == b"\x80\x35" and f[20:22] == b"\x00\x03":
+        print("rarp from " + ":".join("%02x" % b for b in f[6:12])); break
+PY
+RARP=$!
+for _ in $(seq 1 $((50 * SLOW))); do [ -e "$TMP/rarp.rdy" ] && break; sleep 0.1; done
 hA vm migrate n1 --to "$IPB" >/dev/null 2>"$TMP/n.err"; ok $? "vm migrate n1 ($(cat "$TMP/n.err"))"
+for _ in $(seq 1 $((50 * SLOW))); do grep -q rarp "$TMP/rarp.out" && break; sleep 0.1; done
+kill $RARP 2>/dev/null
+is "$(cat "$TMP/rarp.out")" "rarp from $N1MAC" "B announced n1's arrival on its switch: a RARP from its MAC"
 wait_clog "$HB" n1 'counter: ' 10
 clog "$HB" n1 | grep -q '^counter: '; ok $? "it counts on at B"
 both n1 | sed -n 's/^counter: \([0-9]*\)$/\1/p' | contiguous

@@ -239,6 +239,13 @@ vmm_exit_info(struct vmm *vm, struct vmm_exit *e)
 }
 
 void
+vmm_announce(struct vmm *vm)
+{
+	for (int i = 0; i < vm->nnet; i++)
+		virtio_net_announce(vm->net[i]);
+}
+
+void
 vmm_stats(struct vmm *vm, struct vmm_stats *s)
 {
 	int i, k;

@@ -155,6 +155,9 @@ int vmm_start(struct vmm *vm, struct hv_err *err);
 int vmm_pause(struct vmm *vm);
 int vmm_resume(struct vmm *vm);
 bool vmm_paused(struct vmm *vm);
+/* After an incoming migration: each adapter sends a RARP from its MAC, so
+ * the switches on the way learn where it is now (as QEMU announces). */
+void vmm_announce(struct vmm *vm);
 /* Turn off: vCPUs stop, exit info says POWEROFF unless it already said why. */
 void vmm_stop(struct vmm *vm);
 /* Press the ACPI power button: PWRBTN_STS, and the SCI if the guest

@@ -273,6 +273,38 @@ tx_one(struct virtio_net *n)
 	return true;
 }
 
+/*
+ * A VM that arrived from another host: a RARP request from its MAC (what
+ * QEMU's announce sends), so every bridge on the way learns its new port
+ * at once. Else they send its frames to the old host until their entry
+ * ages out (300 s) or the guest happens to speak first: a real server
+ * that only answers pings stayed unreachable after its move.
+ */
+void
+virtio_net_announce(struct virtio_net *n)
+{
+	uint8_t buf[HDR_LEN + 60 + 4] = { 0 };
+	uint8_t *f = buf + HDR_LEN;
+	static const uint8_t rarp[10] = {
+		0x80, 0x35,		/* ethertype: RARP */
+		0x00, 0x01, 0x08, 0x00,	/* Ethernet, IPv4 */
+		6, 4, 0x00, 0x03	/* lengths; op 3: request reverse */
+	};
+	size_t wlen;
+
+	memset(f, 0xFF, 6);
+	memcpy(f + 6, n->config, 6);	/* config space starts with the MAC */
+	memcpy(f + 12, rarp, sizeof rarp);
+	memcpy(f + 22, n->config, 6);	/* sender: us; IPs 0 */
+	memcpy(f + 32, n->config, 6);	/* target: us */
+	wlen = HDR_LEN + net_vlan_tag(&n->pol, f, 60);
+	if (write(n->tap, buf, wlen) != (ssize_t)wlen) {
+		pthread_mutex_lock(&n->vdev.lock);
+		n->st.tx_errors++;
+		pthread_mutex_unlock(&n->vdev.lock);
+	}
+}
+
 static void
 tx_pump(struct virtio_net *n)
 {

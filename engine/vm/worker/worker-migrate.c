@@ -159,6 +159,7 @@ migrate_arrive(struct worker *w, struct hv_err *err)
 		vmm_migrate_refuse(w->incoming_fd, err->msg);
 		return -1;
 	}
+	vmm_announce(w->vmm);
 	if (write(w->incoming_fd, "K", 1) != 1)
 		logf_("migration: the source did not hear that the VM runs: %s", strerror(errno));
 	logf_("arrived: %llu pages, %llu MiB of disk, %llu MiB in %llu ms",
