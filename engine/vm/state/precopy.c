@@ -27,9 +27,9 @@
  * The destination's answers are one byte: 'S', 'R', 'K', or 'E' with a
  * u16 length and a message.
  *
- * The guest's clocks go on in real time: the destination sets each TSC
- * and kvmclock forward by the wall-clock time since the source read them,
- * so the guest sees its downtime as a gap, as on real hardware.
+ * The guest's clocks go on in real time (clock.c): the destination sets
+ * each TSC and kvmclock forward by the wall-clock time since the source
+ * read them, so the guest sees its downtime as a gap.
  */
 #include <errno.h>
 #include <poll.h>
@@ -50,7 +50,6 @@
 #define DISK_CHUNK	(1u << 20)
 #define ANSWER_MS	15000	/* the destination's R and K */
 #define STATE_MS	5	/* what device state adds to the last pass */
-#define MSR_TSC		0x10
 
 static uint64_t
 now_ns(clockid_t id)
@@ -261,32 +260,6 @@ send_disk_dirty(struct send *x, bool held, struct hv_err *err)
 	return 0;
 }
 
-static int
-send_clock(struct send *x, struct hv_err *err)
-{
-	struct kvm_clock_data clock = { 0 };
-	struct snap_w w = { 0 };
-
-	snap_u64(&w, now_ns(CLOCK_REALTIME));
-	if (ioctl(x->vm->vm_fd, KVM_GET_CLOCK, &clock) < 0)
-		return hv_fail(err, HV_EIO, "KVM_GET_CLOCK: %s", strerror(errno));
-	snap_u64(&w, clock.clock);
-	snap_u32(&w, x->vm->nvcpus);
-	for (int i = 0; i < x->vm->nvcpus; i++) {
-		struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = { .h.nmsrs = 1 };
-
-		m.e.index = MSR_TSC;
-		if (ioctl(x->vm->vcpus[i].fd, KVM_GET_MSRS, &m) != 1) {
-			free(w.p);
-			return hv_fail(err, HV_EIO, "vcpu %d: reading its TSC: %s", i, strerror(errno));
-		}
-		snap_u64(&w, m.e.data);
-	}
-	out_section(&x->s, SEC_CLOCK, &w);
-	free(w.p);
-	return 0;
-}
-
 /* one answer byte from the destination; its message on 'E' */
 static int
 answer(int fd, char want, int timeout_ms, struct hv_err *err)
@@ -490,7 +463,7 @@ vmm_migrate_send(struct vmm *vm, int fd, const struct vmm_migrate_opts *o,
 			goto fail;
 	uint64_t t_pages = now_ns(CLOCK_MONOTONIC);
 
-	if (devices_save(vm, &x.s, err) != 0 || send_clock(&x, err) != 0)
+	if (devices_save(vm, &x.s, err) != 0 || clock_save(vm, &x.s, err) != 0)
 		goto fail;
 	put_le32(end, SEC_END);
 	put_le64(end + 4, 0);
@@ -543,9 +516,7 @@ struct recv {
 	struct vmm *vm;
 	int fd;
 	uint8_t *chunk;
-	bool clock;
-	uint64_t src_realtime, kvmclock;
-	uint64_t tsc[VMM_MAX_VCPUS];
+	struct clock_state clock;
 	uint64_t pages, disk_bytes;
 };
 
@@ -608,29 +579,6 @@ recv_disk(struct recv *x, uint64_t len, struct stream *s, struct hv_err *err)
 }
 
 static int
-recv_clock(struct recv *x, uint64_t len, struct stream *s, struct hv_err *err)
-{
-	uint8_t *p = len <= 20 + 8ull * VMM_MAX_VCPUS ? malloc(len ? len : 1) : NULL;
-	struct snap_r r = { .p = p, .len = len };
-	uint32_t n;
-
-	if (p == NULL || in_get(s, p, len) != 0) {
-		free(p);
-		return hv_fail(err, HV_EINVAL, "migration stream: a bad clock section");
-	}
-	x->src_realtime = snap_g64(&r);
-	x->kvmclock = snap_g64(&r);
-	n = snap_g32(&r);
-	for (uint32_t i = 0; i < n && i < VMM_MAX_VCPUS; i++)
-		x->tsc[i] = snap_g64(&r);
-	free(p);
-	if (r.bad || r.off != r.len || n != (uint32_t)x->vm->nvcpus)
-		return hv_fail(err, HV_EINVAL, "migration stream: a bad clock section");
-	x->clock = true;
-	return 0;
-}
-
-static int
 recv_section(void *opaque, uint32_t tag, uint64_t len, struct stream *s, struct hv_err *err)
 {
 	struct recv *x = opaque;
@@ -641,7 +589,7 @@ recv_section(void *opaque, uint32_t tag, uint64_t len, struct stream *s, struct 
 	case SEC_DISK:
 		return recv_disk(x, len, s, err);
 	case SEC_CLOCK:
-		return recv_clock(x, len, s, err);
+		return clock_load(x->vm, &x->clock, len, s, err);
 	case SEC_SYNC:
 		if (len != 0)
 			return hv_fail(err, HV_EINVAL, "migration stream: a bad sync");
@@ -650,30 +598,6 @@ recv_section(void *opaque, uint32_t tag, uint64_t len, struct stream *s, struct 
 		return 0;
 	}
 	return 1;
-}
-
-/* the wall-clock time since the source read the clocks, on each of them */
-static int
-clocks_forward(struct recv *x, struct hv_err *err)
-{
-	uint64_t now = now_ns(CLOCK_REALTIME);
-	uint64_t gap = now > x->src_realtime ? now - x->src_realtime : 0;
-	struct kvm_clock_data clock = { .clock = x->kvmclock + gap };
-
-	if (ioctl(x->vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
-		return hv_fail(err, HV_EIO, "KVM_SET_CLOCK: %s", strerror(errno));
-	for (int i = 0; i < x->vm->nvcpus; i++) {
-		struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = { .h.nmsrs = 1 };
-		int khz = ioctl(x->vm->vcpus[i].fd, KVM_GET_TSC_KHZ, 0);
-
-		if (khz <= 0)
-			return hv_fail(err, HV_EIO, "KVM_GET_TSC_KHZ: %s", strerror(errno));
-		m.e.index = MSR_TSC;
-		m.e.data = x->tsc[i] + gap / 1000 * (uint64_t)khz / 1000;
-		if (ioctl(x->vm->vcpus[i].fd, KVM_SET_MSRS, &m) != 1)
-			return hv_fail(err, HV_EIO, "vcpu %d: setting its TSC: %s", i, strerror(errno));
-	}
-	return 0;
 }
 
 void
@@ -722,7 +646,7 @@ vmm_migrate_receive(struct vmm *vm, int fd, bool storage, struct vmm_migrate_res
 		}
 		goto out;
 	}
-	if (!x.clock) {
+	if (!x.clock.seen) {
 		hv_fail(err, HV_EINVAL, "migration stream: no clock section");
 		goto out;
 	}
@@ -738,7 +662,7 @@ vmm_migrate_receive(struct vmm *vm, int fd, bool storage, struct vmm_migrate_res
 		hv_fail(err, HV_EIO, "the source did not hand the VM over");
 		goto out;
 	}
-	if (clocks_forward(&x, err) != 0)
+	if (clock_forward(vm, &x.clock, err) != 0)
 		goto out;
 	res->pages = x.pages;
 	res->disk_bytes = x.disk_bytes;

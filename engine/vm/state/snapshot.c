@@ -528,7 +528,7 @@ vmm_save_state_held(struct vmm *vm, int fd, struct hv_err *err)
 	header_save(vm, &w);
 	out_section(&s, SEC_HEADER, &w);
 	ram_save(vm, &s);
-	if (devices_save(vm, &s, err) != 0)
+	if (devices_save(vm, &s, err) != 0 || clock_save(vm, &s, err) != 0)
 		goto out;
 	put_le32(end, SEC_END);
 	put_le64(end + 4, 4);
@@ -718,10 +718,29 @@ stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
 	return 0;
 }
 
+/* a saved state's last section: when it was saved */
+struct restoring {
+	struct vmm *vm;
+	struct clock_state clock;
+};
+
+static int
+clock_section(void *opaque, uint32_t tag, uint64_t len, struct stream *s, struct hv_err *err)
+{
+	struct restoring *x = opaque;
+
+	if (tag != SEC_CLOCK)
+		return 1;
+	if (x->clock.seen)
+		return hv_fail(err, HV_EINVAL, "state file: two clock sections");
+	return clock_load(x->vm, &x->clock, len, s, err);
+}
+
 int
 vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err)
 {
 	struct stream s = { .fd = fd, .buf = malloc(1u << 20), .sum = true };
+	struct restoring x = { .vm = vm };
 	char magic[8];
 	int rc;
 
@@ -734,7 +753,10 @@ vmm_restore_state(struct vmm *vm, int fd, struct hv_err *err)
 	if (in_get(&s, magic, sizeof magic) != 0 || memcmp(magic, STATE_MAGIC, 8) != 0)
 		rc = hv_fail(err, HV_EINVAL, "not an hv state file (no %s magic)", STATE_MAGIC);
 	else
-		rc = stream_load(vm, &s, NULL, NULL, err);
+		rc = stream_load(vm, &s, clock_section, &x, err);
+	/* a state saved before SEC_CLOCK existed resumes its clocks as saved */
+	if (rc == 0 && x.clock.seen)
+		rc = clock_forward(vm, &x.clock, err);
 	free(s.buf);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "engine/vm/state/snap-io.h"
+#include "engine/vm/vmm.h"
 
 /* --- the stream (snapshot.c), shared with live migration (precopy.c) --- */
 
@@ -22,7 +23,7 @@ enum {
 	SEC_HEADER = 1, SEC_RAM, SEC_VCPU, SEC_IRQCHIP, SEC_SERIAL,
 	SEC_LEGACY, SEC_ACPI_PM, SEC_PCI, SEC_VIRTIO,
 	SEC_FWCFG,		/* Gen1 only: fw_cfg's selector and offset */
-	/* migration only (precopy.c) */
+	/* migration only (precopy.c); SEC_CLOCK also ends a saved state */
 	SEC_PAGES = 16, SEC_DISK, SEC_CLOCK, SEC_SYNC,
 	SEC_END = 0xFFFFFFFFu,
 };
@@ -56,6 +57,17 @@ void header_save(struct vmm *vm, struct snap_w *w);
 enum { VDEV_BLK = 1, VDEV_NET, VDEV_BALLOON };
 int nvdevs(struct vmm *vm);
 struct virtio_dev *vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index);
+/* the guest's clocks and the host's wall-clock time (clock.c): written
+ * last, and set forward by the time since when the VM resumes */
+struct clock_state {
+	bool seen;
+	uint64_t realtime, kvmclock;
+	uint64_t tsc[VMM_MAX_VCPUS];
+};
+int clock_save(struct vmm *vm, struct stream *s, struct hv_err *err);
+int clock_load(struct vmm *vm, struct clock_state *c, uint64_t len, struct stream *s,
+	       struct hv_err *err);
+int clock_forward(struct vmm *vm, const struct clock_state *c, struct hv_err *err);
 /* every vCPU, the irqchip and each device model, as sections */
 int devices_save(struct vmm *vm, struct stream *s, struct hv_err *err);
 /*
