@@ -32,6 +32,7 @@
 #define START_TIMEOUT_MS	30000
 #define REQUEST_TIMEOUT_MS	10000
 #define STOP_TIMEOUT_MS		10000
+#define SAVE_TIMEOUT_MS		(3600 * 1000)
 
 int
 hv_vm_path(const struct hv_ctx *hv, const char *name, const char *what,
@@ -258,14 +259,14 @@ send_line(int fd, const char *json, struct hv_err *err)
 
 /* send a request on fd; 0 if the worker said {"ok": true} */
 static int
-transact(int fd, const char *json, char **reply, struct hv_err *err)
+transact_within(int fd, const char *json, char **reply, int timeout_ms, struct hv_err *err)
 {
 	cJSON *j, *okv, *msg;
 	char *line = NULL;
 	int rc;
 
 	if (send_line(fd, json, err) != 0 ||
-	    read_line(fd, &line, REQUEST_TIMEOUT_MS, err) != 0)
+	    read_line(fd, &line, timeout_ms, err) != 0)
 		return -1;
 	j = cJSON_Parse(line);
 	okv = cJSON_GetObjectItem(j, "ok");
@@ -282,6 +283,12 @@ transact(int fd, const char *json, char **reply, struct hv_err *err)
 	else
 		free(line);
 	return rc;
+}
+
+static int
+transact(int fd, const char *json, char **reply, struct hv_err *err)
+{
+	return transact_within(fd, json, reply, REQUEST_TIMEOUT_MS, err);
 }
 
 static int
@@ -338,9 +345,20 @@ int
 hv_vm_save(struct hv_ctx *hv, const char *name, struct hv_err *err)
 {
 	struct hv_vm vm;
+	int fd, rc;
 
-	if (hv_vm_get(hv, name, &vm, err) != 0 ||
-	    hv_vm_request(hv, vm.name, "{\"cmd\": \"save\"}", NULL, err) != 0)
+	if (need_running(hv, name, &vm, err) != 0)
+		return -1;
+	fd = connect_worker(hv, vm.name, err);
+	if (fd < 0)
+		return -1;
+	/* the worker answers once all its memory is written: a big VM on a
+	   slow disk takes minutes (a real 768M server in the lab took more
+	   than the 10 s other requests get, and hv said "did not answer"
+	   while the save went on) */
+	rc = transact_within(fd, "{\"cmd\": \"save\"}", NULL, SAVE_TIMEOUT_MS, err);
+	close(fd);
+	if (rc != 0)
 		return -1;
 	if (wait_gone(hv, vm.name, STOP_TIMEOUT_MS) != 0)
 		return hv_fail(err, HV_EBUSY, "VM '%s': its state is saved but worker %d lingers",
