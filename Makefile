@@ -32,7 +32,7 @@ AOBJ	   = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 # the worker that owns a running VM, once the VMM is in the tree
 WORKER	   := $(if $(wildcard engine/vm/worker/worker-main.c),hv-worker)
 
-.PHONY: all asan check check-quick check-vm check-fresh run bench deps clean fuzz
+.PHONY: all asan check check-quick check-vm check-long check-fresh run bench deps clean fuzz realos
 # objects made on the way to a test binary are kept, not rebuilt each time
 .SECONDARY:
 all: $(B)/hv $(addprefix $(B)/,$(WORKER)) $(B)/vmm-run $(B)/until-line
@@ -121,8 +121,11 @@ deps:
 # runs each one natively where this host has a usable /dev/kvm, else in a
 # lab of its own (scripts/lab), the rest natively; one prove counts every
 # assertion.
-VM_T	   := $(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t)
-HOST_T	   := $(filter-out $(VM_T),$(wildcard tests/*.t tests/tui/*.t))
+# "# lab: long" files (the real server's dynamic memory and storage QoS,
+# 5-10 minutes each in the lab) run in make check-long, not make check
+LONG_T	   := $(shell grep -l '^\# lab: long' tests/*.t tests/tui/*.t)
+VM_T	   := $(filter-out $(LONG_T),$(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t))
+HOST_T	   := $(filter-out $(VM_T) $(LONG_T),$(wildcard tests/*.t tests/tui/*.t))
 UNIT_VM_T  := $(filter $(B)/asan/tests/unit/vmm-%,$(UNIT_T))
 UNIT_HOST_T := $(filter-out $(UNIT_VM_T),$(UNIT_T))
 # The VM test files share one lab (HV_LAB_NAME), booted by the first and
@@ -131,9 +134,14 @@ in_lab	    = lab=check.$$$$; HV_LAB_NAME=$$lab $(1); rc=$$?; \
 	      scripts/lab stop --name $$lab; rm -rf build/lab/$$lab; exit $$rc
 PROVE	    = HV=$(CURDIR)/$(B)/asan/hv prove --timer --exec tests/lab/prove-exec
 
+# the real Debian server the tests/realos-*.t boot, built from the archive
+# here, on the host (the lab has no network), cached in build/realos
+realos: all
+	@HV=$(CURDIR)/$(B)/hv tests/realos/build.sh $(B)/realos
+
 # The integration tests run the ASan/UBSan hv (HV=$(B)/asan/hv).
 check: deps
-	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory all asan realos
 	@scripts/lab native || true
 	$(call in_lab,$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T))
 
@@ -144,8 +152,13 @@ check-quick: deps
 
 # only the tests that run VMs (in labs where this host has no /dev/kvm)
 check-vm: deps
-	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory all asan realos
 	$(call in_lab,$(PROVE) $(VM_T) $(UNIT_VM_T))
+
+# the long VM tests (LONG_T), in a lab of their own
+check-long: deps
+	@$(MAKE) --no-print-directory all asan realos
+	$(call in_lab,$(PROVE) $(LONG_T))
 
 # make check on a fresh minimal Debian (mmdebstrap), as CI's machines are
 check-fresh:
