@@ -112,6 +112,17 @@ PY
 state_of() {
 	"$HV" vm show "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
 }
+# dynamic memory: a runtime.memory field of `vm show` in MiB; the
+# worker's resident memory in MiB
+mem_mib() {	# vm field
+	"$HV" vm show "$1" --json 2>/dev/null |
+		python3 -c "import json,sys; print(int(json.load(sys.stdin)['runtime']['memory']['$2']) >> 20)" 2>/dev/null
+}
+rss_mib() {	# vm
+	local pid
+	pid=$("$HV" vm show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+	echo $(($(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") / 1024))
+}
 wait_off() {	# vm: up to 10 s (times SLOW)
 	for _ in $(seq 1 $((100 * SLOW))); do [ "$(state_of "$1")" = Off ] && return 0; sleep 0.1; done
 	return 1

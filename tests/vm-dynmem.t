@@ -18,20 +18,11 @@ HOSTPY=$TOP/tests/net-host.py
 command -v python3 >/dev/null || skip_all "python3 is not installed"
 trap 'for v in d1 hi lo pa pb; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
-mib() {	# vm field: runtime.memory.field in MiB
-	"$HV" vm show "$1" --json 2>/dev/null |
-		python3 -c "import json,sys; print(int(json.load(sys.stdin)['runtime']['memory']['$2']) >> 20)" 2>/dev/null
-}
-rss_mib() {
-	local pid
-	pid=$("$HV" vm show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-	echo $(($(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") / 1024))
-}
 type_in() { python3 "$HOSTPY" console "$HV_HOME/run/$1.sock" "$2"; }
 wait_mem() {	# vm field -ge|-le MiB seconds
 	local v
 	for _ in $(seq 1 $(($5 * 4))); do
-		v=$(mib "$1" "$2")
+		v=$(mem_mib "$1" "$2")
 		[ -n "$v" ] && [ "$v" "$3" "$4" ] && return 0
 		sleep 0.25
 	done
@@ -47,16 +38,16 @@ budget() { sed -i "s/^  budget = .*/  budget = \"$1\";/" "$HV_HOME/hv.conf"; }
 dm_vm d1 512M 256M 1G 50
 run_hv vm start d1; ok $rc "a VM with dynamic memory 256M..1G starts ($err)"
 wait_console d1 'probe: ready' 20; ok $? "its probe runs the balloon driver"
-wait_mem d1 assigned -le 300 20; ok $? "idle, it is brought down toward its minimum ($(mib d1 assigned) MiB)"
+wait_mem d1 assigned -le 300 20; ok $? "idle, it is brought down toward its minimum ($(mem_mib d1 assigned) MiB)"
 type_in d1 "mem-touch mb=700"
 wait_console d1 'mem: used_mb=700' 40; ok $? "the guest gets its 700 MiB ($(log_of d1 | grep '^mem:' | tail -1))"
 wait_mem d1 assigned -ge 840 5
-peak=$(mib d1 assigned)
+peak=$(mem_mib d1 assigned)
 ok $([ "$peak" -ge 840 ] && [ "$peak" -le 1024 ]; echo $?) "assigned memory rose to $peak MiB (>= 700 x 1.2, <= the 1G maximum)"
 high=$(rss_mib d1)
 ok $([ "$high" -ge 700 ]; echo $?) "the worker's RSS holds it: $high MiB"
 type_in d1 "mem-free"
-wait_mem d1 assigned -le 300 30; ok $? "freed, assigned memory falls back toward demand ($(mib d1 assigned) MiB)"
+wait_mem d1 assigned -le 300 30; ok $? "freed, assigned memory falls back toward demand ($(mem_mib d1 assigned) MiB)"
 low=$(rss_mib d1)
 ok $([ "$low" -le $((high - 300)) ]; echo $?) "and the worker's RSS falls with it: $high -> $low MiB"
 "$HV" vm stop d1 >/dev/null
@@ -72,7 +63,7 @@ type_in hi "mem-touch mb=700 wait=120000"
 type_in lo "mem-touch mb=700 wait=120000"
 wait_console hi 'mem: used_mb=700' 40; ok $? "the priority-80 VM gets its 700 MiB"
 sleep 3
-h=$(mib hi assigned) l=$(mib lo assigned) lt=$(mib lo target)
+h=$(mem_mib hi assigned) l=$(mem_mib lo assigned) lt=$(mem_mib lo target)
 ok $([ "$h" -ge 840 ]; echo $?) "it keeps its target: $h MiB assigned (>= 840)"
 ok $([ "$l" -ge 256 ] && [ "$l" -lt 700 ]; echo $?) "the priority-20 VM is squeezed, not below its 256M minimum: $l MiB"
 # the guest gives back only memory it has free: the host's target for it
