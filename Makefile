@@ -121,7 +121,7 @@ deps:
 # runs each one natively where this host has a usable /dev/kvm, else in a
 # lab of its own (scripts/lab), the rest natively; one prove counts every
 # assertion.
-# "# lab: long" files (the real server's state in motion, dynamic memory
+# "# lab: long" files (the real server's network, state in motion, dynamic memory
 # and storage QoS: 5-15 minutes each in the lab, and the first hung the
 # lab's kernel) run in make check-long, not make check
 LONG_T	   := $(shell grep -l '^\# lab: long' tests/*.t tests/tui/*.t)
