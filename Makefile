@@ -122,7 +122,7 @@ deps:
 # lab of its own (scripts/lab), the rest natively; one prove counts every
 # assertion.
 # "# lab: long" files (the real server's network, state in motion, dynamic memory
-# and storage QoS: 5-15 minutes each in the lab, and the first hung the
+# and storage QoS: 5-15 minutes each in the lab; the state test hung the
 # lab's kernel) run in make check-long, not make check
 LONG_T	   := $(shell grep -l '^\# lab: long' tests/*.t tests/tui/*.t)
 VM_T	   := $(filter-out $(LONG_T),$(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t))
