@@ -159,7 +159,7 @@ check-vm: deps
 # the long VM tests (LONG_T), in a lab of their own
 check-long: deps
 	@$(MAKE) --no-print-directory all asan realos
-	$(call in_lab,$(PROVE) $(LONG_T))
+	$(call in_lab,HV_LAB_MEM=8G $(PROVE) $(LONG_T))
 
 # make check on a fresh minimal Debian (mmdebstrap), as CI's machines are
 check-fresh:
