@@ -308,9 +308,10 @@ need_running(struct hv_ctx *hv, const char *name, struct hv_vm *vm,
 	return 0;
 }
 
-int
-hv_vm_request(struct hv_ctx *hv, const char *name, const char *json,
-	      char **reply, struct hv_err *err)
+/* a request to a running VM's worker, its answer awaited up to timeout_ms */
+static int
+request_within(struct hv_ctx *hv, const char *name, const char *json, char **reply,
+	       int timeout_ms, struct hv_err *err)
 {
 	struct hv_vm vm;
 	int fd, rc;
@@ -320,9 +321,16 @@ hv_vm_request(struct hv_ctx *hv, const char *name, const char *json,
 	fd = connect_worker(hv, vm.name, err);
 	if (fd < 0)
 		return -1;
-	rc = transact(fd, json, reply, err);
+	rc = transact_within(fd, json, reply, timeout_ms, err);
 	close(fd);
 	return rc;
+}
+
+int
+hv_vm_request(struct hv_ctx *hv, const char *name, const char *json,
+	      char **reply, struct hv_err *err)
+{
+	return request_within(hv, name, json, reply, REQUEST_TIMEOUT_MS, err);
 }
 
 int
@@ -345,20 +353,13 @@ int
 hv_vm_save(struct hv_ctx *hv, const char *name, struct hv_err *err)
 {
 	struct hv_vm vm;
-	int fd, rc;
 
-	if (need_running(hv, name, &vm, err) != 0)
-		return -1;
-	fd = connect_worker(hv, vm.name, err);
-	if (fd < 0)
-		return -1;
 	/* the worker answers once all its memory is written: a big VM on a
 	   slow disk takes minutes (a real 768M server in the lab took more
 	   than the 10 s other requests get, and hv said "did not answer"
 	   while the save went on) */
-	rc = transact_within(fd, "{\"cmd\": \"save\"}", NULL, SAVE_TIMEOUT_MS, err);
-	close(fd);
-	if (rc != 0)
+	if (hv_vm_get(hv, name, &vm, err) != 0 ||
+	    request_within(hv, vm.name, "{\"cmd\": \"save\"}", NULL, SAVE_TIMEOUT_MS, err) != 0)
 		return -1;
 	if (wait_gone(hv, vm.name, STOP_TIMEOUT_MS) != 0)
 		return hv_fail(err, HV_EBUSY, "VM '%s': its state is saved but worker %d lingers",
