@@ -60,10 +60,9 @@ server() {	# name gen vcpus memory-MiB
 	ok $? "Gen$gen: the guest's kernel powered down ('reboot: Power down') after systemd's shutdown"
 	ros_fsck "$TMP/$name.vhdx"
 	ok $? "Gen$gen: e2fsck -fn finds the root file system clean" || diag "$(tail -n 20 "$TMP/fsck.out")"
-	o=$("$HV" disk convert "$TMP/$name.vhdx" "$TMP/$name.raw" --format raw >/dev/null &&
-		debugfs -R 'cat /root/written' "$TMP/$name.raw?offset=$(cat "$FIX/root.offset")" 2>/dev/null)
+	o=$(debugfs -R 'cat /root/written' "$ROS_RAW?offset=$ROS_OFF" 2>/dev/null)
 	is "$o" "realos-42" "Gen$gen: the file the guest wrote is on its disk"
-	rm -f "$TMP/$name.raw"
+	rm -f "$ROS_RAW"
 	if [ $T_FAIL -gt 0 ]; then diag "console tail:" "$(log_of "$name" | tail -n 40)"; fi
 }
 

@@ -16,7 +16,8 @@
 #	                       exit status is CMD's (124: no answer)
 #	ros_dmesg_bad NAME     the guest's kernel warnings (Oops, WARN, Call
 #	                       Trace, lockups, RCU stalls, hung tasks, clocksource)
-#	ros_fsck VHDX          e2fsck -fn of the root partition in that image
+#	ros_fsck VHDX          e2fsck -fn of the root partition in that image,
+#	                       converted to raw once: $ROS_RAW, root at $ROS_OFF
 FIX=${HV_REALOS_CACHE:-$TOP/build/realos}
 if [ ! -f "$FIX/disk.vhdx" ]; then
 	# where the archive can be reached (not in the lab) build it here
@@ -94,11 +95,10 @@ ros_dmesg_bad() {	# name: the kernel's warnings, if any
 	ros_run "$1" 'dmesg' 60 | grep -E "$ROS_BAD"
 }
 
-ros_fsck() {	# image
-	local raw=$TMP/fsck.$$.raw
-	"$HV" disk convert "$1" "$raw" --format raw >/dev/null || return 1
-	e2fsck -fn "$raw?offset=$(cat "$FIX/root.offset")" >"$TMP/fsck.out" 2>&1
-	local rc=$?
-	rm -f "$raw"
-	return $rc
+ros_fsck() {	# image: converted once to $TMP/fsck.raw (ROS_RAW), which
+	# the caller may read further (debugfs ...?offset=$ROS_OFF) and removes
+	ROS_RAW=$TMP/fsck.raw ROS_OFF=$(cat "$FIX/root.offset")
+	rm -f "$ROS_RAW"
+	"$HV" disk convert "$1" "$ROS_RAW" --format raw >/dev/null || return 1
+	e2fsck -fn "$ROS_RAW?offset=$ROS_OFF" >"$TMP/fsck.out" 2>&1
 }
