@@ -48,14 +48,15 @@ within() {	# got want percent
 # blk-bench for a few seconds (its figure), then on until the VM is stopped
 BENCH="blk-bench dev=0 seconds=3 depth=1; blk-bench dev=0 seconds=600 depth=1"
 
-# 1. no limit: far above 500
+# 1. no limit: well above 500, so that the limit of 2. is seen to act (how
+# far above is the host's: CI's lab gave less than 2500)
 probe_vm u "$BENCH"
 run_hv vm start u; ok $rc "start a probe VM without a limit"
 wait_io u; ok $? "blk-bench runs"
 free=$(rate_of u 2)
 wait_console u 'blk-bench: iops=' 30
 diag "unlimited: $free IOPS (blk-bench: $(guest_iops u))"
-[ "${free:-0}" -gt 2500 ]; ok $? "unlimited: 4 KiB random reads far above 500 IOPS ($free)"
+[ "${free:-0}" -gt 750 ]; ok $? "unlimited: 4 KiB random reads well above 500 IOPS ($free, at least 1.5 times)"
 run_hv vm stop u
 
 # 2. --max-iops 500: within 10%
