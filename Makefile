@@ -121,9 +121,10 @@ deps:
 # runs each one natively where this host has a usable /dev/kvm, else in a
 # lab of its own (scripts/lab), the rest natively; one prove counts every
 # assertion.
-# "# lab: long" files (the real server's network, state in motion, dynamic memory
-# and storage QoS: 5-15 minutes each in the lab; the state test hung the
-# lab's kernel) run in make check-long, not make check
+# "# lab: long" files (the busybox Linux guest, the real server's switch
+# features, its other moves, dynamic memory and storage QoS: 5-15 minutes
+# each in the lab) run in make check-long, not make check, to keep it near
+# 45 minutes on 2 cores
 LONG_T	   := $(shell grep -l '^\# lab: long' tests/*.t tests/tui/*.t)
 VM_T	   := $(filter-out $(LONG_T),$(shell grep -l '^\# lab: runs VMs' tests/*.t tests/tui/*.t))
 HOST_T	   := $(filter-out $(VM_T) $(LONG_T),$(wildcard tests/*.t tests/tui/*.t))

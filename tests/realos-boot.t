@@ -3,22 +3,32 @@
 # Issue 17: a real Debian server (tests/realos/build.sh: mmdebstrap from the
 # archive, systemd, udev, networkd, its own distribution kernel and
 # initramfs, ext4 root on a VHDX hv wrote) boots under hv
-#   Gen2: hv's direct boot of the image's own kernel and initrd, 4 vCPUs;
+#   Gen2: hv's direct boot of the image's own kernel and initrd, 4 vCPUs,
+#         on host A of two (network namespaces, tests/realos/lib.sh);
 #   Gen1: SeaBIOS -> the disk's MBR -> SYSLINUX on its /boot partition.
 # Each must reach multi-user.target (the image's marker unit), give a root
 # shell on the serial console through `hv vm console`, show the vCPUs and
 # memory it was given, have no kernel warning in dmesg, power itself off
 # through systemd on `hv vm shutdown` (the guest's own "reboot: Power
 # down"), and leave a root file system e2fsck -fn finds clean.
+# The Gen2 server also meets the network and a move, with Linux's own
+# virtio_net: on an external switch it pings and is pinged by a machine on
+# the physical network (P), 64 MiB cross with nc each way with the same
+# sha256; then it migrates live to host B while it appends to a file and P
+# pings it: the same boot, uptime went on, its clock within 2 s, no kernel
+# warning, the file whole, pings lost only across the pause; it powers off
+# on B. (tests/realos-net.t and realos-state.t, in make check-long, do the
+# switches' features and the other moves.)
 . "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || skip_all "namespaces need root"
 [ -w /dev/kvm ] || skip_all "no /dev/kvm (make check runs this in scripts/lab)"
 . "$(dirname "$0")/realos/lib.sh"
-trap '"$HV" vm stop ros2 >/dev/null 2>&1; "$HV" vm stop ros1 >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+trap 'ros_hosts_down ros2; "$HV" vm stop ros1 >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+GEN1_HOME=$HV_HOME
+S0=52:54:00:17:02:01 ROS_IP=10.9.0.2
 
-server() {	# name gen vcpus memory-MiB
+up() {	# name gen vcpus memory-MiB: the server boots; its console and insides
 	local name=$1 gen=$2 vcpus=$3 mem=$4 o log
-	ros_create "$name" "$gen" --vcpus "$vcpus" --memory "${mem}M"
-	ok $? "Gen$gen: $name created on a differencing disk over the server's VHDX"
 	ros_boot "$name"
 	ok $? "Gen$gen: the server reaches multi-user.target and a root shell on ttyS0"
 	diag "Gen$gen: start to multi-user.target and a shell in ${BOOT_S:-?} s" \
@@ -50,6 +60,10 @@ server() {	# name gen vcpus memory-MiB
 	is "$(echo $o)" "0 0" "Gen$gen: the guest's CPUs offer no SVM/VMX; kvm is not loaded"
 	o=$(ros_dmesg_bad "$name")
 	is "$o" "" "Gen$gen: no Oops, WARN, Call Trace, lockup or stall in the guest's dmesg"
+}
+
+down() {	# name gen: systemd powers it off; its disk is clean
+	local name=$1 gen=$2 log o
 	ros_run "$name" 'echo realos-$((6*7)) >/root/written; sync' >/dev/null
 	run_hv vm shutdown "$name" --timeout $((90 * SLOW))
 	ok $rc "Gen$gen: hv vm shutdown: the VM is Off ($out$err)"
@@ -66,6 +80,61 @@ server() {	# name gen vcpus memory-MiB
 	if [ $T_FAIL -gt 0 ]; then diag "console tail:" "$(log_of "$name" | tail -n 40)"; fi
 }
 
-server ros2 2 4 1024
-server ros1 1 2 768
+# --- Gen2, on host A, with an adapter on A's external switch ---
+ros_hosts
+ok $? "hosts A and B (network namespaces), each with an external switch onto P's bridge; B serves migrations"
+export HV_HOME=$HA NS=$NSA	# ros_*: on A
+ROS_EXTRA="hv.addr=$S0@$ROS_IP/24" ros_create ros2 2 --vcpus 4 --memory 1024M &&
+	hA vm nic add ros2 --switch ext --mac $S0 >/dev/null
+ok $? "Gen2: ros2 created on a differencing disk over the server's VHDX, its adapter on A's 'ext'"
+up ros2 2 4 1024
+
+# the network, with Linux's virtio_net
+o=$(ros_run ros2 'ls /sys/bus/virtio/drivers/virtio_net | grep -c virtio; networkctl list --no-legend | grep -c routable')
+is "$(echo $o)" "1 1" "Gen2: Linux's virtio_net drives the adapter; networkd made it routable"
+ip netns exec "$NSP" ping -c 3 -W $((2 * SLOW)) $ROS_IP >/dev/null
+ok $? "P pings the server through A's external switch"
+ros_run ros2 "ping -c 3 -W $((2 * SLOW)) 10.9.0.1" 60 >/dev/null
+ok $? "the server pings P"
+head -c 64M /dev/urandom >"$TMP/tx"
+want=$(sha256sum <"$TMP/tx" | cut -d' ' -f1)
+ros_run ros2 '(nc -l 5001 | sha256sum | cut -d" " -f1 >/tmp/rx.sum) >/dev/null 2>&1 &' >/dev/null
+t0=$(date +%s.%N)
+for _ in $(seq 1 20); do ip netns exec "$NSP" nc -N $ROS_IP 5001 <"$TMP/tx" 2>/dev/null && break; sleep 1; done
+t1=$(date +%s.%N)
+got=$(ros_run ros2 'while [ ! -s /tmp/rx.sum ]; do sleep 0.2; done; cat /tmp/rx.sum' 120)
+is "$got" "$want" "64 MiB P -> server over TCP (nc): the same sha256"
+diag "P -> server: $(echo "scale=1; 64 / ($t1 - $t0)" | bc) MiB/s"
+ip netns exec "$NSP" sh -c "nc -l 5002 >'$TMP/rx'" &
+rxpid=$!
+sleep 1
+got=$(ros_run ros2 'head -c 64M /dev/urandom >/tmp/tx; sha256sum </tmp/tx | cut -d" " -f1; nc -N 10.9.0.1 5002 </tmp/tx; rm /tmp/tx' 300)
+wait $rxpid
+is "$(sha256sum <"$TMP/rx" | cut -d' ' -f1)" "$got" "64 MiB server -> P over TCP (nc): the same sha256"
+rm -f "$TMP/tx" "$TMP/rx"
+
+# a live migration to B (shared storage: one lab, one disk path)
+ros_mark ros2
+: >"$TMP/ping.log"
+t0=$(date +%s)
+hA vm migrate ros2 --to 10.78.0.2 --json >"$TMP/mig.json" 2>"$TMP/mig.err"
+ok $? "hv vm migrate ros2 --to B ($(tail -n 1 "$TMP/mig.err"))"
+dt=$(python3 -c "import json; print([json.loads(l) for l in open('$TMP/mig.json') if '\"downtime_ms\"' in l][-1].get('downtime_ms', '?'))" 2>/dev/null)
+diag "live migration of the 1024M server: $(($(date +%s) - t0)) s, downtime ${dt:-?} ms"
+export HV_HOME=$HB NS=$NSB
+is "$(state_of ros2)" Running "ros2 runs on B"
+sleep 2
+ros_check_after "migration to B" ros2
+g=$(ros_ping_gap)
+ok $(echo "$g >= 0 && $g <= 1.0 + ${dt:-0} / 1000 + 0.3 * $SLOW" | bc | grep -q 1; echo $?) \
+	"migration to B: pings from P stopped at most ${g} s (downtime ${dt:-?} ms)"
+kill $ROS_PING; ROS_PING=""
+down ros2 2
+
+# --- Gen1, on this host ---
+export HV_HOME=$GEN1_HOME NS=
+ros_create ros1 1 --vcpus 2 --memory 768M
+ok $? "Gen1: ros1 created on a differencing disk over the server's VHDX"
+up ros1 1 2 768
+down ros1 1
 done_testing

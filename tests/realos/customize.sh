@@ -87,3 +87,19 @@ chroot "$R" systemctl disable -q systemd-networkd-wait-online.service 2>/dev/nul
 # a 2-minute boot in the lab)
 chroot "$R" systemctl mask -q apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
 	fstrim.timer 2>/dev/null || true
+
+# an initramfs with what finds the root on a VM's disk, not every driver
+# Debian ships (MODULES=most: 36 MB that the lab's kernel unpacks and udev
+# probes on every boot); as a server installed for its hardware would have
+cat >"$R/etc/initramfs-tools/conf.d/hv.conf" <<'C'
+MODULES=list
+C
+cat >>"$R/etc/initramfs-tools/modules" <<'M'
+virtio_pci
+virtio_blk
+virtio_scsi
+sd_mod
+ata_piix
+ext4
+M
+chroot "$R" update-initramfs -u -k all >/dev/null

@@ -18,6 +18,23 @@
 #	                       Trace, lockups, RCU stalls, hung tasks, clocksource)
 #	ros_fsck VHDX          e2fsck -fn of the root partition in that image,
 #	                       converted to raw once: $ROS_RAW, root at $ROS_OFF
+# and, for the tests that move a server between two hosts:
+#	ros_hosts              network namespaces NSA and NSB (hosts A and B,
+#	                       hv homes HA and HB, an external switch "ext" on
+#	                       each, a veth between them: A 10.78.0.1, B
+#	                       10.78.0.2) and NSP (the physical network: a
+#	                       bridge with both uplinks, 10.9.0.1); B serves
+#	                       migrations; hA/hB run hv on A/B; ros_hosts_down
+#	                       undoes it (call it from the EXIT trap)
+#	ros_mark NAME          start a counter the server appends to a file every
+#	                       0.2 s, and pings from P (5 a second) to $ROS_IP;
+#	                       note its boot_id and uptime
+#	ros_check_after WHAT NAME
+#	                       after a move: the same boot, uptime went on, its
+#	                       clock within 2 s of the host's, no warning in
+#	                       dmesg, the counter file whole (5 assertions)
+#	ros_ping_gap           the longest run of lost pings since the log was
+#	                       emptied (: >"$TMP/ping.log"), in seconds
 FIX=${HV_REALOS_CACHE:-$TOP/build/realos}
 if [ ! -f "$FIX/disk.vhdx" ]; then
 	# where the archive can be reached (not in the lab) build it here
@@ -101,4 +118,86 @@ ros_fsck() {	# image: converted once to $TMP/fsck.raw (ROS_RAW), which
 	rm -f "$ROS_RAW"
 	"$HV" disk convert "$1" "$ROS_RAW" --format raw >/dev/null || return 1
 	e2fsck -fn "$ROS_RAW?offset=$ROS_OFF" >"$TMP/fsck.out" 2>&1
+}
+
+hA() { ip netns exec "$NSA" env HV_HOME="$HA" "$HV" "$@"; }
+hB() { ip netns exec "$NSB" env HV_HOME="$HB" "$HV" "$@"; }
+
+ros_hosts() {
+	local n h ns
+	NSA=hvrsA-$$ NSB=hvrsB-$$ NSP=hvrsP-$$ HA=$TMP/a HB=$TMP/b
+	for n in "$NSA" "$NSB" "$NSP"; do
+		ip netns add "$n" || return 1
+		ip -n "$n" link set lo up
+	done
+	# the migration link
+	ip link add mA$$ netns "$NSA" type veth peer name mB$$ netns "$NSB" &&
+		ip -n "$NSA" addr add 10.78.0.1/24 dev mA$$ && ip -n "$NSB" addr add 10.78.0.2/24 dev mB$$ &&
+		ip -n "$NSA" link set mA$$ up && ip -n "$NSB" link set mB$$ up || return 1
+	# the physical network: P's bridge, an uplink from each host
+	ip -n "$NSP" link add br0 type bridge && ip -n "$NSP" addr add 10.9.0.1/24 dev br0 &&
+		ip -n "$NSP" link set br0 up || return 1
+	for h in A B; do
+		eval "ns=\$NS$h"
+		ip link add up$h$$ netns "$ns" type veth peer name p$h$$ netns "$NSP" &&
+			ip -n "$NSP" link set p$h$$ master br0 && ip -n "$NSP" link set p$h$$ up &&
+			ip -n "$ns" link set up$h$$ up || return 1
+	done
+	mkdir -p "$HA" "$HB"
+	HV_HOME=$HA "$HV" vm list >/dev/null && HV_HOME=$HB "$HV" vm list >/dev/null || return 1
+	for h in "$HA" "$HB"; do sed -i 's/^  secret = "[^"]*";/  secret = "realos";/' "$h/hv.conf"; done
+	hA switch create ext --type external --nic upA$$ >/dev/null &&
+		hB switch create ext --type external --nic upB$$ >/dev/null || return 1
+	ip netns exec "$NSB" env HV_HOME="$HB" "$HV" host serve --listen 10.78.0.2 >"$TMP/serve.log" 2>&1 &
+	ROS_SERVE=$!
+	for _ in $(seq 1 $((50 * SLOW))); do grep -q listening "$TMP/serve.log" && return 0; sleep 0.1; done
+	return 1
+}
+
+ros_hosts_down() {	# [vm...]: stops them on both hosts first
+	local v
+	[ -n "${ROS_PING:-}" ] && kill "$ROS_PING" 2>/dev/null
+	[ -n "${ROS_SERVE:-}" ] && kill "$ROS_SERVE" 2>/dev/null
+	for v in "$@"; do
+		[ -n "${HA:-}" ] && HV_HOME=$HA "$HV" vm stop "$v" >/dev/null 2>&1
+		[ -n "${HB:-}" ] && HV_HOME=$HB "$HV" vm stop "$v" >/dev/null 2>&1
+	done
+	for n in "${NSA:-}" "${NSB:-}" "${NSP:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
+	return 0
+}
+
+ros_mark() {	# name
+	ROS_BOOT_ID=$(ros_run "$1" 'cat /proc/sys/kernel/random/boot_id')
+	ros_run "$1" '(i=0; while :; do i=$((i+1)); echo $i >>/root/count; sync /root/count; sleep 0.2; done) >/dev/null 2>&1 &' >/dev/null
+	ip netns exec "$NSP" ping -D -i 0.2 -W 1 "$ROS_IP" >"$TMP/ping.log" 2>&1 &
+	ROS_PING=$!
+	ROS_UP=$(ros_run "$1" 'cut -d" " -f1 /proc/uptime')
+}
+
+ros_check_after() {	# what name
+	local what=$1 name=$2 o t0 g t1 up n
+	o=$(ros_run "$name" 'cat /proc/sys/kernel/random/boot_id' 60)
+	is "$o" "$ROS_BOOT_ID" "$what: the same boot (boot_id)"
+	up=$(ros_run "$name" 'cut -d" " -f1 /proc/uptime')
+	ok $(echo "${up:-0} > $ROS_UP" | bc | grep -q 1; echo $?) "$what: uptime went on ($ROS_UP -> ${up:-?} s)"
+	ROS_UP=${up:-$ROS_UP}
+	t0=$(date +%s.%N)
+	g=$(ros_run "$name" 'date +%s.%N')
+	t1=$(date +%s.%N)
+	# the guest read its clock between t0 and t1
+	ok $(echo "${g:-0} >= $t0 - 2 && ${g:-0} <= $t1 + 2" | bc | grep -q 1; echo $?) \
+		"$what: the guest's clock is within 2 s of the host's (guest $g, host $t0..$t1)"
+	o=$(ros_dmesg_bad "$name")
+	is "$o" "" "$what: no Oops, WARN, lockup, RCU stall, hung task or clocksource warning in dmesg"
+	n=$(ros_run "$name" 'sync; awk "BEGIN{n=0} \$1!=n+1{print \"gap after\", n; exit} {n=\$1} END{print n}" /root/count' 60)
+	case $n in [0-9]*) true ;; *) false ;; esac
+	ok $? "$what: the counter file is whole, every number once and in order (${n:-?})"
+}
+
+ros_ping_gap() {
+	python3 - "$TMP/ping.log" <<'PY'
+import re, sys
+t = [float(m.group(1)) for m in re.finditer(r'^\[([0-9.]+)\] .*icmp_seq', open(sys.argv[1]).read(), re.M)]
+print("%.1f" % max((b - a for a, b in zip(t, t[1:])), default=-1))
+PY
 }
