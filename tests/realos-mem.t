@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
 # lab: long (make check-long: about 10 minutes in the lab)
-# lab: clock=hpet (memory moves: tests/vm-dynmem.t hung the TSC lab)
 # Issue 17: dynamic memory with Linux's own virtio_balloon, in a real
 # Debian server (tests/realos/build.sh): min 512M, startup 1G, max 2G,
 # buffer 20%. Idle, it is brought down toward its demand; a 600 MiB file

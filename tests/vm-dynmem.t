@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
-# lab: clock=hpet (on the TSC its memory moves hung the lab's kernel, twice, silently)
 # Issue 8 acceptance, dynamic memory: probe guests with virtio-balloon.
 # 1. min 256M, startup 512M, max 1G, buffer 20%: touching 700 MiB raises
 #    the assigned memory past 700 x 1.2, freeing it brings it back down,
