@@ -9,13 +9,31 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\trealos\n' >"$R/etc/hosts"
 printf '/dev/vda2\t/\text4\terrors=remount-ro\t0\t1\n' >"$R/etc/fstab"
 chroot "$R" passwd -d root >/dev/null
 
-# root's shell on the serial console, logged in: the tests type on it
-mkdir -p "$R/etc/systemd/system/serial-getty@ttyS0.service.d"
-cat >"$R/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'U'
+# root's shell on the serial console, logged in: the tests type on it.
+# Its own unit, not serial-getty@ttyS0 (masked): that one waits for udev
+# to announce ttyS0, and in the lab a server booting beside another
+# reached multi-user.target and never got its getty; /dev/ttyS0 is there
+# from the start (devtmpfs, the 8250 driver is built in)
+cat >"$R/etc/systemd/system/hv-console.service" <<'U'
+[Unit]
+Description=root shell on ttyS0 for hv's tests
+After=systemd-user-sessions.service
 [Service]
-ExecStart=
-ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 %I $TERM
+ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 ttyS0 vt220
+Type=idle
+Restart=always
+RestartSec=0
+UtmpIdentifier=ttyS0
+TTYPath=/dev/ttyS0
+TTYReset=yes
+TTYVHangup=yes
+KillMode=process
+IgnoreSIGPIPE=no
+SendSIGHUP=yes
+[Install]
+WantedBy=multi-user.target
 U
+chroot "$R" systemctl mask -q serial-getty@ttyS0.service
 # a quiet, plain shell: no colours, no pager, the prompt the tests wait for
 cat >"$R/root/.profile" <<'P'
 export PS1='realos# ' PAGER=cat SYSTEMD_PAGER=cat TERM=dumb
@@ -80,7 +98,7 @@ ExecStart=/bin/sh -c 'echo "HV-REALOS-READY boot_id=$(cat /proc/sys/kernel/rando
 [Install]
 WantedBy=multi-user.target
 U
-chroot "$R" systemctl enable -q systemd-networkd.service hv-net.service hv-ready.service
+chroot "$R" systemctl enable -q systemd-networkd.service hv-net.service hv-ready.service hv-console.service
 # nothing waits for a network that is "online"
 chroot "$R" systemctl disable -q systemd-networkd-wait-online.service 2>/dev/null || true
 # no periodic jobs stealing the lab's CPU mid-test, nor a boot-time scrub cleanup (20 s of
