@@ -4,7 +4,7 @@
 # Issue 17: storage QoS measured by fio in a real Debian server, through
 # Linux's own virtio_blk: a data disk with --max-iops gives that many
 # normalized (8 KiB) IOPS, +-10%, to 4 KiB random reads at depth 8, while
-# the root disk, without a limit, serves well over twice as many. The
+# the root disk, without a limit, serves at least 1.3 times as many. The
 # limit is 500 IOPS where the host can do 1000 or more unlimited, else 100
 # (the lab's emulated CPU may not reach 1000).
 . "$(dirname "$0")/lib.sh"
@@ -43,7 +43,9 @@ lim=$(fio_iops fq /dev/vdb $S)
 ok $(python3 -c "import sys; v = int('${lim:-0}'); sys.exit(not $LIMIT * 0.9 <= v <= $LIMIT * 1.1)"; echo $?) \
 	"fio: the limited disk serves ${lim:-?} IOPS ($LIMIT +-10%)"
 root=$(fio_iops fq /dev/vda $S)
-ok $([ "${root:-0}" -ge $((LIMIT * 2)) ]; echo $?) "the root disk, unlimited, serves ${root:-?} IOPS (more than twice)"
+# (the root is a differencing VHDX, slower than the raw data disk: in the
+# lab 732 against the data disk's 1048 unlimited)
+ok $([ "${root:-0}" -ge $((LIMIT * 13 / 10)) ]; echo $?) "the root disk, unlimited, serves ${root:-?} IOPS (at least 1.3 times the limit: the limit is what held the data disk back)"
 o=$(ros_dmesg_bad fq)
 is "$o" "" "no Oops, WARN, hung task or stall in the guest's dmesg"
 [ $T_FAIL -gt 0 ] && diag "console:" "$(log_of fq | tail -n 30)"
