@@ -96,22 +96,7 @@ ip netns exec "$NSP" ping -c 3 -W $((2 * SLOW)) $ROS_IP >/dev/null
 ok $? "P pings the server through A's external switch"
 ros_run ros2 "ping -c 3 -W $((2 * SLOW)) 10.9.0.1" 60 >/dev/null
 ok $? "the server pings P"
-head -c 64M /dev/urandom >"$TMP/tx"
-want=$(sha256sum <"$TMP/tx" | cut -d' ' -f1)
-ros_run ros2 '(nc -l 5001 | sha256sum | cut -d" " -f1 >/tmp/rx.sum) >/dev/null 2>&1 &' >/dev/null
-t0=$(date +%s.%N)
-for _ in $(seq 1 20); do ip netns exec "$NSP" nc -N $ROS_IP 5001 <"$TMP/tx" 2>/dev/null && break; sleep 1; done
-t1=$(date +%s.%N)
-got=$(ros_run ros2 'while [ ! -s /tmp/rx.sum ]; do sleep 0.2; done; cat /tmp/rx.sum' 120)
-is "$got" "$want" "64 MiB P -> server over TCP (nc): the same sha256"
-diag "P -> server: $(echo "scale=1; 64 / ($t1 - $t0)" | bc) MiB/s"
-ip netns exec "$NSP" sh -c "nc -l 5002 >'$TMP/rx'" &
-rxpid=$!
-sleep 1
-got=$(ros_run ros2 'head -c 64M /dev/urandom >/tmp/tx; sha256sum </tmp/tx | cut -d" " -f1; nc -N 10.9.0.1 5002 </tmp/tx; rm /tmp/tx' 300)
-wait $rxpid
-is "$(sha256sum <"$TMP/rx" | cut -d' ' -f1)" "$got" "64 MiB server -> P over TCP (nc): the same sha256"
-rm -f "$TMP/tx" "$TMP/rx"
+ros_nc_both ros2 "$NSP" $ROS_IP 10.9.0.1 P
 
 # a live migration to B (shared storage: one lab, one disk path)
 ros_mark ros2

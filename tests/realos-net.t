@@ -53,26 +53,7 @@ ok $? "the host pings the server (10.0.0.2)"
 ros_run na "ping -c 3 -W $((2 * SLOW)) 10.0.0.1" 60 >/dev/null
 ok $? "the server pings the host (10.0.0.1)"
 
-head -c 64M /dev/urandom >"$TMP/tx"
-want=$(sha256sum <"$TMP/tx" | cut -d' ' -f1)
-ros_run na '(nc -l 5001 | sha256sum | cut -d" " -f1 >/tmp/rx.sum) >/dev/null 2>&1 &' >/dev/null
-t0=$(date +%s.%N)
-for _ in $(seq 1 20); do nsx nc -N 10.0.0.2 5001 <"$TMP/tx" 2>/dev/null && break; sleep 1; done
-t1=$(date +%s.%N)
-got=$(ros_run na 'while [ ! -s /tmp/rx.sum ]; do sleep 0.2; done; cat /tmp/rx.sum' 120)
-is "$got" "$want" "64 MiB host -> server over TCP (nc): the same sha256"
-diag "host -> server: $(echo "scale=1; 64 / ($t1 - $t0)" | bc) MiB/s"
-
-nsx sh -c "nc -l 5002 >'$TMP/rx'" &
-rxpid=$!
-sleep 1
-t0=$(date +%s.%N)
-got=$(ros_run na 'head -c 64M /dev/urandom >/tmp/tx; sha256sum </tmp/tx | cut -d" " -f1; nc -N 10.0.0.1 5002 </tmp/tx' 300)
-wait $rxpid
-t1=$(date +%s.%N)
-is "$(sha256sum <"$TMP/rx" | cut -d' ' -f1)" "$got" "64 MiB server -> host over TCP (nc): the same sha256"
-diag "server -> host (with making the file): $(echo "scale=1; 64 / ($t1 - $t0)" | bc) MiB/s"
-rm -f "$TMP/tx" "$TMP/rx"
+ros_nc_both na "$NS" 10.0.0.2 10.0.0.1 host
 
 # --- private: the two servers ---
 ifname='$(ip -o link | grep -i "link/ether MAC" | cut -d: -f2 | tr -d " ")'

@@ -88,28 +88,37 @@ SERVEA=$!
 for _ in $(seq 1 $((50 * SLOW))); do grep -q listening "$TMP/serveA.log" && break; sleep 0.1; done
 # the disk holds still for the copy to be compared: the guest's root is
 # frozen across the --storage move (the counter blocks on its next
-# write), so that what it left on B and what A has are the same bytes;
-# memory and network move live as before
-ros_run st 'sync; fsfreeze -f /' >/dev/null
+# write) and until A's copy is compared, so that what it left on B and
+# what A has are the same bytes; memory and network move live as before
+# (a writer blocked on a frozen file system is meant here: the hung-task
+# watchdog waits 10 minutes instead of 2 until the thaw)
+ros_run st 'echo 600 >/proc/sys/kernel/hung_task_timeout_secs; sync; fsfreeze -f /' >/dev/null
 hB vm migrate st --to 10.78.0.1 --storage --json >"$TMP/smig.json" 2>"$TMP/smig.err"
 ok $? "hv vm migrate st --to A --storage ($(tail -n 1 "$TMP/smig.err"))"
 export HV_HOME=$HA
 is "$(state_of st)" Running "st runs on A again"
+sleep 2
+g=$(ros_ping_gap)
+ok $(echo "$g >= 0 && $g <= 1.0 + 0.5 * $SLOW" | bc | grep -q 1; echo $?) \
+	"--storage migration: pings from P stopped at most ${g} s"
 NEW=$(hA vm show st --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["disks"][0])' 2>/dev/null)
 [ -n "$NEW" ] && [ "$NEW" != "$SRC" ]
 ok $? "A has its own copy of the disk ($NEW)"
 # the disk it left is a differencing VHDX, which QEMU cannot open: hv
-# flattens it to raw (ros_fsck) and qemu-img reads the VHDX hv wrote on A
+# flattens it to raw (ros_fsck). QEMU will not open a VHDX whose log a
+# running hv writes, even with -U: A saves st (its root still frozen),
+# qemu-img compares, and the restore goes on from there
 ros_fsck "$SRC"
 ok $? "e2fsck -fn finds the root it left on B clean" || diag "$(tail -n 20 "$TMP/fsck.out")"
-qemu-img compare -q -U "$ROS_RAW" "$NEW" 2>"$TMP/cmp.err"
+run_hv_a vm save st
+ok $rc "hv vm save st on A, its root frozen ($err)"
+qemu-img compare -q "$ROS_RAW" "$NEW" 2>"$TMP/cmp.err"
 ok $? "qemu-img compare: the disk --storage copied is identical to the one it left $(head -c 300 "$TMP/cmp.err")"
 rm -f "$ROS_RAW"
-ros_run st 'fsfreeze -u /' >/dev/null
+run_hv_a vm start st
+ok $rc "hv vm start st restores it on A ($err)"
+ros_run st 'fsfreeze -u /; echo 120 >/proc/sys/kernel/hung_task_timeout_secs' >/dev/null
 ros_check_after "--storage migration to A" st
-g=$(ros_ping_gap)
-ok $(echo "$g >= 0 && $g <= 1.0 + 0.5 * $SLOW" | bc | grep -q 1; echo $?) \
-	"--storage migration: pings from P stopped at most ${g} s"
 kill $ROS_PING; ROS_PING=""
 run_hv_a vm stop st
 kill $SERVEA

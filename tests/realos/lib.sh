@@ -201,3 +201,28 @@ t = [float(m.group(1)) for m in re.finditer(r'^\[([0-9.]+)\] .*icmp_seq', open(s
 print("%.1f" % max((b - a for a, b in zip(t, t[1:])), default=-1))
 PY
 }
+
+ros_nc_both() {	# vm netns guest-ip peer-ip who: 64 MiB each way over TCP
+	# (nc) between the server and a peer in netns, the same sha256 at
+	# both ends (2 assertions); the rates go out as diagnostics
+	local vm=$1 ns=$2 gip=$3 pip=$4 who=$5 want got t0 t1 rxpid
+	head -c 64M /dev/urandom >"$TMP/tx"
+	want=$(sha256sum <"$TMP/tx" | cut -d' ' -f1)
+	ros_run "$vm" '(nc -l 5001 | sha256sum | cut -d" " -f1 >/tmp/rx.sum) >/dev/null 2>&1 &' >/dev/null
+	t0=$(date +%s.%N)
+	for _ in $(seq 1 20); do ip netns exec "$ns" nc -N "$gip" 5001 <"$TMP/tx" 2>/dev/null && break; sleep 1; done
+	t1=$(date +%s.%N)
+	got=$(ros_run "$vm" 'while [ ! -s /tmp/rx.sum ]; do sleep 0.2; done; cat /tmp/rx.sum' 120)
+	is "$got" "$want" "64 MiB $who -> server over TCP (nc): the same sha256"
+	diag "$who -> server: $(echo "scale=1; 64 / ($t1 - $t0)" | bc) MiB/s"
+	ip netns exec "$ns" sh -c "nc -l 5002 >'$TMP/rx'" &
+	rxpid=$!
+	sleep 1
+	t0=$(date +%s.%N)
+	got=$(ros_run "$vm" "head -c 64M /dev/urandom >/tmp/tx; sha256sum </tmp/tx | cut -d' ' -f1; nc -N $pip 5002 </tmp/tx; rm /tmp/tx" 300)
+	wait $rxpid
+	t1=$(date +%s.%N)
+	is "$(sha256sum <"$TMP/rx" | cut -d' ' -f1)" "$got" "64 MiB server -> $who over TCP (nc): the same sha256"
+	diag "server -> $who (with making the file): $(echo "scale=1; 64 / ($t1 - $t0)" | bc) MiB/s"
+	rm -f "$TMP/tx" "$TMP/rx"
+}
