@@ -26,9 +26,12 @@ pci_header(struct pci_dev *d, uint16_t vendor, uint16_t device,
 {
 	put_le16(d->cfg + 0x00, vendor);
 	put_le16(d->cfg + 0x02, device);
-	d->cfg[0x08] = class_code & 0xFF;		/* revision */
-	put_le16(d->cfg + 0x0A, class_code >> 16);	/* class, subclass */
-	d->cfg[0x09] = (class_code >> 8) & 0xFF;	/* prog-if */
+	/* class_code is the 24-bit class code, class << 16 | subclass << 8
+	   | prog-if, below the revision ID (0) */
+	d->cfg[0x08] = 0;
+	d->cfg[0x09] = class_code & 0xFF;
+	d->cfg[0x0A] = (class_code >> 8) & 0xFF;
+	d->cfg[0x0B] = (class_code >> 16) & 0xFF;
 	put_le16(d->cfg + 0x2C, subsys_vendor);
 	put_le16(d->cfg + 0x2E, subsys);
 }
