@@ -123,13 +123,14 @@ struct fw_cfg;
 struct virtio_blk;
 struct virtio_net;
 struct virtio_balloon;
+struct virtio_scsi;
 struct acpi_pm;
 struct acpi_config;
 struct snap_w;		/* a device's saved state (state/snap-io.h) */
 struct snap_r;
 
 #define VMM_MAX_GSI	256
-#define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + VMM_MAX_NICS * 4 + 8)
+#define VMM_MAX_WATCH	(VMM_MAX_DISKS * 8 + VMM_MAX_NICS * 4 + 16)
 #define GSI_MSI_BASE	24	/* 0..23: the in-kernel PIC/IOAPIC pins */
 
 struct vmm {
@@ -163,6 +164,7 @@ struct vmm {
 	int nnet;
 	struct virtio_net *net[VMM_MAX_NICS];
 	struct virtio_balloon *balloon;
+	struct virtio_scsi *scsi;	/* with DVD drives */
 	struct acpi_pm *pm;
 
 	/* MSI routing: the whole table is sent on every change */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/vm/dev/virtio-balloon.h"
+#include "engine/vm/dev/virtio-scsi.h"
 #include "engine/vm/dev/virtio-blk.h"
 #include "engine/vm/dev/virtio-net.h"
 #include "engine/vm/dev/fw_cfg.h"
@@ -96,6 +97,8 @@ devices_setup(struct vmm *vm, struct hv_err *err)
 		if (virtio_net_create(vm, &vm->cfg.nics[i], err) != 0)
 			return -1;
 	if (vm->cfg.balloon && virtio_balloon_create(vm, vm->cfg.balloon_bytes, err) != 0)
+		return -1;
+	if (vm->cfg.ndvds > 0 && virtio_scsi_create(vm, &vm->cfg, err) != 0)
 		return -1;
 	return 0;
 }
@@ -184,6 +187,7 @@ vmm_destroy(struct vmm *vm)
 	for (i = 0; i < vm->nnet; i++)
 		virtio_net_destroy(vm->net[i]);
 	virtio_balloon_destroy(vm->balloon);
+	virtio_scsi_destroy(vm->scsi);
 	/* TAPs handed over that no adapter took yet */
 	for (i = vm->nnet; i < vm->cfg.nnics; i++)
 		if (vm->cfg.nics[i].tap_fd >= 0)
@@ -304,6 +308,20 @@ vmm_exit_reason_name(enum vmm_exit_reason r)
 	case VMM_EXIT_INTERNAL: return "internal-error";
 	}
 	return "?";
+}
+
+int
+vmm_dvd_set(struct vmm *vm, int slot, const char *path, struct hv_err *err)
+{
+	if (vm->scsi == NULL)
+		return hv_fail(err, HV_EINVAL, "the VM has no DVD drive");
+	return virtio_scsi_dvd_set(vm->scsi, slot, path, err);
+}
+
+bool
+vmm_dvd_loaded(struct vmm *vm, int slot)
+{
+	return vm->scsi != NULL && virtio_scsi_dvd_loaded(vm->scsi, slot);
 }
 
 void

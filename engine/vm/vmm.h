@@ -32,6 +32,7 @@
 #define VMM_MAX_VCPUS	64
 #define VMM_MAX_DISKS	16
 #define VMM_MAX_NICS	8
+#define VMM_MAX_DVDS	4
 #define VMM_KICK_SIGNAL	SIGUSR1
 
 struct vmm;
@@ -42,6 +43,13 @@ struct vmm_disk_config {
 	char serial[21];	/* VIRTIO_BLK_T_GET_ID; "" = none */
 	uint64_t max_iops;	/* storage QoS: normalized 8 KiB IOs/s; 0: none */
 	uint64_t max_bw;	/* bytes/s; 0: unlimited */
+};
+
+/* a DVD drive on the VM's SCSI controller (virtio-scsi), target N for
+   drive N */
+struct vmm_dvd_config {
+	const char *path;	/* an ISO file; NULL or "": no medium */
+	char serial[21];
 };
 
 /* a virtio-net adapter on a TAP the caller opened (IFF_TAP | IFF_NO_PI |
@@ -87,6 +95,11 @@ struct vmm_config {
 	struct vmm_disk_config disks[VMM_MAX_DISKS];
 	int nnics;
 	struct vmm_nic_config nics[VMM_MAX_NICS];
+	/* the firmware's boot order: "dvd,disk,net" (any order, each at
+	   most once); NULL or "": the firmware's own (DVD, disk, network) */
+	const char *boot_order;
+	int ndvds;		/* 0: no SCSI controller */
+	struct vmm_dvd_config dvds[VMM_MAX_DVDS];
 	/* dynamic memory: a balloon holding this much at boot (RAM is the
 	   maximum memory; the startup memory is RAM minus this) */
 	bool balloon;
@@ -280,6 +293,13 @@ bool vmm_paging(struct vmm *vm);
 
 void vmm_exit_info(struct vmm *vm, struct vmm_exit *e);
 void vmm_stats(struct vmm *vm, struct vmm_stats *s);
+/* DVD drive slot's medium while the VM runs: an ISO, or NULL to eject
+   (the guest sees a media change, also where it locked the drive, as on
+   Hyper-V). loaded: whether it holds a medium now (the guest may have
+   ejected it). */
+int vmm_dvd_set(struct vmm *vm, int slot, const char *path, struct hv_err *err);
+bool vmm_dvd_loaded(struct vmm *vm, int slot);
+
 /* storage QoS: disk's IOPS rate now (the host arbiter's grant), never
    above its configured maximum; 0: back to that maximum (or none) */
 int vmm_disk_set_iops(struct vmm *vm, int disk, uint64_t iops);

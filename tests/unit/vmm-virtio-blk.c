@@ -15,6 +15,7 @@
 #include "engine/vm/vmm-int.h"
 #include "tests/tap.h"
 #include "tests/unit/vmm-mini.h"
+#include "tests/unit/vmm-pci-host.h"
 
 #define QSZ	16
 #define DESC	0x200000ull	/* rings and buffers in guest RAM */
@@ -26,69 +27,8 @@
 #define STATUS	0x230000ull
 #define IMG_MB	4
 
-static struct vmm *vm;
 static char dir[64], img[128], elf[128];
-static uint32_t bar, common, notify, devcfg, mult;
 static uint16_t avail_idx, used_seen;
-
-static uint8_t *
-ram(uint64_t gpa)
-{
-	return vm->mem.host + gpa;
-}
-
-static uint32_t
-cfg_read(int slot, unsigned off)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xFC), v;
-
-	bus_access(&vm->pio, 0xCF8, &a, 4, true);
-	bus_access(&vm->pio, 0xCFC, &v, 4, false);
-	return v >> (8 * (off & 3));
-}
-
-static uint64_t
-mmio_rd(uint64_t off, int len)
-{
-	uint64_t v = 0;
-
-	bus_access(&vm->mmio, bar + off, &v, len, false);
-	return v;
-}
-
-static void
-mmio_wr(uint64_t off, uint64_t v, int len)
-{
-	bus_access(&vm->mmio, bar + off, &v, len, true);
-}
-
-/* walk the vendor capabilities like a driver */
-static void
-find_caps(int slot)
-{
-	unsigned at = cfg_read(slot, 0x34) & 0xFF;
-
-	while (at) {
-		uint8_t id = cfg_read(slot, at), type = cfg_read(slot, at + 3);
-		uint32_t off = cfg_read(slot, at + 8);
-
-		if (id == 0x09 && type == 1)
-			common = off;
-		if (id == 0x09 && type == 2) {
-			notify = off;
-			mult = cfg_read(slot, at + 16);
-		}
-		if (id == 0x09 && type == 4)
-			devcfg = off;
-		at = cfg_read(slot, at + 1) & 0xFF;
-	}
-}
-
-static uint8_t
-status(void)
-{
-	return mmio_rd(common + 0x14, 1);
-}
 
 static int
 driver_init(uint64_t features)
@@ -113,18 +53,6 @@ driver_init(uint64_t features)
 	memset(ram(DESC), 0, 0x4000);
 	avail_idx = used_seen = 0;
 	return status() == 0x0F ? 0 : -1;
-}
-
-static void
-desc(uint64_t table, int i, uint64_t addr, uint32_t len, uint16_t flags,
-     uint16_t next)
-{
-	uint8_t *d = ram(table + 16 * i);
-
-	put_le64(d, addr);
-	put_le32(d + 8, len);
-	put_le16(d + 12, flags);
-	put_le16(d + 14, next);
 }
 
 /* offer head, kick; the used length, or -1 when nothing came back */
@@ -169,6 +97,7 @@ test_negotiation(void)
 	uint32_t id = cfg_read(1, 0);
 
 	is_int(id, 0x10421AF4, "PCI 00:01.0 is virtio-blk (1af4:1042)");
+	is_int(cfg_read(1, 0x08) >> 8, 0x018000, "class 01/80/00: mass storage, other");
 	bar = cfg_read(1, 0x10) & ~0xFu;
 	ok(bar >= 0xC0000000u, "BAR0 assigned in the MMIO window (%#x)", bar);
 	find_caps(1);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +24,9 @@
 
 #include "engine/vm/boot/acpi.h"
 #include "engine/vm/dev/fw_cfg.h"
+#include "engine/vm/dev/virtio-blk.h"
+#include "engine/vm/dev/virtio-pci.h"
+#include "engine/vm/dev/virtio-scsi.h"
 
 #define DEFAULT_FIRMWARE	"/usr/share/seabios/bios-256k.bin"
 #define FW_MAX			(16u << 20)
@@ -178,6 +182,41 @@ e820_file(struct vmm *vm)
 	return fw_cfg_add_file(vm, "etc/e820", e, n);
 }
 
+/*
+ * The boot order as SeaBIOS reads it (fw_cfg "bootorder"): a device path
+ * a line, first boots first; its paths are globs that match these
+ * (QEMU's own spelling, so any firmware that reads QEMU's file reads
+ * ours). Devices not named keep the firmware's order after them.
+ */
+static int
+bootorder_file(struct vmm *vm, struct hv_err *err)
+{
+	const char *o = vm->cfg.boot_order, *p;
+	char *buf;
+	size_t n = 0, cap = 4096;
+	int rc;
+
+	if (o == NULL || o[0] == '\0')
+		return 0;
+	if ((buf = malloc(cap)) == NULL)
+		return hv_fail(err, HV_EINTERNAL, "out of memory");
+	for (p = o; *p != '\0'; p += strcspn(p, ","), p += *p == ',') {
+		size_t k = strcspn(p, ",");
+
+		if (k == 3 && strncmp(p, "dvd", 3) == 0 && vm->scsi != NULL)
+			for (int i = 0; i < vm->cfg.ndvds; i++)
+				n += (size_t)snprintf(buf + n, cap - n, "/pci@i0cf8/scsi@%x/channel@0/disk@%x,0\n",
+						      virtio_pci_slot(virtio_scsi_vdev(vm->scsi)->transport), i);
+		if (k == 4 && strncmp(p, "disk", 4) == 0)
+			for (int i = 0; i < vm->nblk; i++)
+				n += (size_t)snprintf(buf + n, cap - n, "/pci@i0cf8/scsi@%x/disk@0,0\n",
+						      virtio_pci_slot(virtio_blk_vdev(vm->blk[i])->transport));
+	}
+	rc = n > 0 ? fw_cfg_add_file(vm, "bootorder", buf, n + 1) : 0;
+	free(buf);
+	return rc != 0 ? hv_fail(err, HV_EINTERNAL, "fw_cfg: out of room") : 0;
+}
+
 int
 vmm_load_firmware(struct vmm *vm, struct hv_err *err)
 {
@@ -211,7 +250,7 @@ vmm_load_firmware(struct vmm *vm, struct hv_err *err)
 	put_le32(v, 1);			/* ISA IRQ0 arrives on GSI2 */
 	if (fw_cfg_add(vm, FW_CFG_IRQ0_OVERRIDE, v, 4) != 0 || e820_file(vm) != 0)
 		goto full;
-	if (acpi_files(vm, err) != 0)
+	if (acpi_files(vm, err) != 0 || bootorder_file(vm, err) != 0)
 		return -1;
 	if (bus_add(&vm->pio, SEABIOS_DEBUG_PORT, 1, debugcon_io, vm) != 0)
 		return hv_fail(err, HV_EINTERNAL, "cannot register the firmware debug port");

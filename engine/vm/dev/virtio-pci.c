@@ -486,6 +486,12 @@ virtio_pci_add(struct vmm *vm, struct virtio_dev *d, uint32_t class_code,
 	return wire(vp, err);
 }
 
+int
+virtio_pci_slot(const struct virtio_pci *vp)
+{
+	return vp->pci.slot;
+}
+
 void
 virtio_pci_free(struct virtio_pci *vp)
 {

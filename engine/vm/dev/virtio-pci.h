@@ -15,6 +15,8 @@ int virtio_pci_add(struct vmm *vm, struct virtio_dev *d,
 		   uint32_t class_code, struct virtio_pci **out,
 		   struct hv_err *err);
 void virtio_pci_free(struct virtio_pci *vp);
+/* its PCI slot on bus 0 (the firmware's boot paths name it) */
+int virtio_pci_slot(const struct virtio_pci *vp);
 
 /* the transport's state, after the core's (state/snapshot.c, with
    snap-io.h); load: 0, or -1 when the payload does not fit */

@@ -28,6 +28,7 @@
 #include "engine/vm/dev/virtio-balloon.h"
 #include "engine/vm/dev/virtio-blk.h"
 #include "engine/vm/dev/virtio-net.h"
+#include "engine/vm/dev/virtio-scsi.h"
 #include "engine/vm/dev/virtio-pci.h"
 #include "engine/vm/dev/virtio.h"
 #include "engine/vm/fpu.h"
@@ -371,9 +372,15 @@ vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index)
 		*kind = VDEV_NET, *index = i;
 		return virtio_net_vdev(vm->net[i]);
 	}
-	if (i == vm->nnet && vm->balloon) {
+	i -= vm->nnet;
+	if (i == 0 && vm->balloon) {
 		*kind = VDEV_BALLOON, *index = 0;
 		return virtio_balloon_vdev(vm->balloon);
+	}
+	i -= vm->balloon != NULL;
+	if (i == 0 && vm->scsi) {
+		*kind = VDEV_SCSI, *index = 0;
+		return virtio_scsi_vdev(vm->scsi);
 	}
 	return NULL;
 }
@@ -381,7 +388,7 @@ vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index)
 int
 nvdevs(struct vmm *vm)
 {
-	return vm->nblk + vm->nnet + (vm->balloon != NULL);
+	return vm->nblk + vm->nnet + (vm->balloon != NULL) + (vm->scsi != NULL);
 }
 
 /*
@@ -501,6 +508,8 @@ devices_save(struct vmm *vm, struct stream *s, struct hv_err *err)
 		virtio_pci_save(d->transport, &w);
 		if (kind == VDEV_BALLOON)
 			virtio_balloon_save(vm->balloon, &w);
+		if (kind == VDEV_SCSI)
+			virtio_scsi_save(vm->scsi, &w);
 		out_section(s, SEC_VIRTIO, &w);
 	}
 	free(w.p);
@@ -580,6 +589,8 @@ virtio_section(struct vmm *vm, struct snap_r *r, bool *seen, struct hv_err *err)
 			rc = virtio_pci_load(d->transport, r);
 		if (rc == 0 && kind == VDEV_BALLOON)
 			rc = virtio_balloon_load(vm->balloon, r);
+		if (rc == 0 && kind == VDEV_SCSI)
+			rc = virtio_scsi_load(vm->scsi, r);
 		pthread_mutex_unlock(&d->lock);
 		if (rc != 0 || r->off != r->len)
 			return hv_fail(err, HV_EINVAL, "state file: %s's state is malformed", d->name);
@@ -634,7 +645,7 @@ int
 stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
 	    struct hv_err *err)
 {
-	bool vcpu_seen[VMM_MAX_VCPUS] = { false }, vdev_seen[VMM_MAX_DISKS + VMM_MAX_NICS + 1] = { false };
+	bool vcpu_seen[VMM_MAX_VCPUS] = { false }, vdev_seen[VMM_MAX_DISKS + VMM_MAX_NICS + 2] = { false };
 	unsigned have = 0;	/* bit per section tag */
 	uint8_t h[12];
 	int i;

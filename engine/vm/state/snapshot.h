@@ -54,7 +54,7 @@ void vdevs_lock(struct vmm *vm, bool lock);
 void vdevs_kick(struct vmm *vm);
 void header_save(struct vmm *vm, struct snap_w *w);
 /* the VM's virtio devices, 0..nvdevs()-1: kind VDEV_*, index among its kind */
-enum { VDEV_BLK = 1, VDEV_NET, VDEV_BALLOON };
+enum { VDEV_BLK = 1, VDEV_NET, VDEV_BALLOON, VDEV_SCSI };
 int nvdevs(struct vmm *vm);
 struct virtio_dev *vdev_at(struct vmm *vm, int i, uint8_t *kind, uint32_t *index);
 /* the guest's clocks and the host's wall-clock time (clock.c): written
