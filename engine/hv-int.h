@@ -42,6 +42,7 @@ int lifecycle_job(struct hv_ctx *hv, const char *name, const char *json,
 int lifecycle_incoming(struct hv_ctx *hv, struct hv_vm *vm, int fd, bool storage,
 		       struct hv_err *err);
 
+
 /* files.c: copy src to dst (0600), synced; dst's directory is made
    (0700) when missing; a failed copy leaves no dst */
 int file_copy(const char *src, const char *dst, struct hv_err *err);

@@ -20,6 +20,7 @@
 #define HV_CMDLINE_MAX	2048
 #define HV_MAX_DISKS	16
 #define HV_MAX_NICS	8
+#define HV_MAX_DVDS	4
 #define HV_UUID_LEN	37
 
 #define HV_MIB		(1024ull * 1024)
@@ -104,10 +105,14 @@ struct hv_vm {
 	char initrd[HV_PATH_MAX];
 	char cmdline[HV_CMDLINE_MAX];
 	char firmware[HV_PATH_MAX];	/* Gen1 */
+	char boot_order[24];	/* Gen1: "dvd,disk,net" in some order; "": DVD, disk, net */
 	char notes[256];
 	int ndisks;
 	char disks[HV_MAX_DISKS][HV_PATH_MAX];	/* absolute paths */
 	struct hv_disk_qos disk_qos[HV_MAX_DISKS];	/* disks[i]'s */
+	int ndvds;
+	char dvds[HV_MAX_DVDS][HV_PATH_MAX];	/* DVD drives on the VM's SCSI controller:
+						   the ISO each holds, absolute; "" = empty */
 	int nnics;
 	struct hv_nic nics[HV_MAX_NICS];
 	int64_t created;	/* unix time */
@@ -145,6 +150,9 @@ bool hv_uuid_like(const char *s);
 void hv_vm_init(const struct hv_ctx *hv, struct hv_vm *vm);
 /* value and cross-field rules; HV_EUSAGE/HV_EINVAL on a bad definition */
 int hv_vm_validate(const struct hv_vm *vm, struct hv_err *err);
+/* "dvd,disk,net": each of the three at most once, in the order to try;
+   "" is the firmware's own */
+int hv_boot_order_check(const char *s, struct hv_err *err);
 
 int hv_vm_create(struct hv_ctx *hv, struct hv_vm *vm, struct hv_err *err);
 int hv_vm_get(struct hv_ctx *hv, const char *name_or_uuid, struct hv_vm *vm,
@@ -330,6 +338,33 @@ bool hv_mac_valid(const char *mac, struct hv_err *err);
 void hv_mac_random(char out[18]);
 /* one adapter's value rules (hv_vm_validate runs them for each) */
 int hv_nic_validate(const struct hv_nic *nic, struct hv_err *err);
+
+/* --- DVD drives (engine/vm-dvd.c) -------------------------------------- */
+
+/* A VM's DVD drives sit on its SCSI controller (virtio-scsi), drive N at
+   target N; each is empty or holds an ISO image: a regular, readable file
+   of whole 2048-byte sectors, stored by its absolute path. */
+
+/* a new drive holding iso (NULL: empty); refused (HV_EBUSY) unless the VM
+   is Off, and past HV_MAX_DVDS; *slot: the new drive's number */
+/* 0 if path is an ISO image (a regular, readable file of whole 2048-byte
+   sectors), its absolute path then in abs (HV_PATH_MAX bytes) */
+int hv_iso_check(const char *path, char *abs, struct hv_err *err);
+int hv_vm_dvd_add(struct hv_ctx *hv, const char *name, const char *iso, int *slot,
+		  struct hv_err *err);
+/* put iso into drive slot (NULL: eject), whatever the VM's state but
+   Failed: while it runs (or is paused) its worker changes the medium
+   first, and the guest sees a media change, also where it locked the
+   drive (as Hyper-V's Set-VMDvdDrive: udev locks every loaded drive).
+   The inventory follows only what the worker did. A Saved VM's guest
+   sees the change when it is restored. */
+int hv_vm_dvd_set(struct hv_ctx *hv, const char *name, int slot, const char *iso,
+		  struct hv_err *err);
+/* refused (HV_EBUSY) unless the VM is Off; later drives move down a slot */
+int hv_vm_dvd_remove(struct hv_ctx *hv, const char *name, int slot, struct hv_err *err);
+/* the worker's: the guest ejected drive slot's medium itself */
+int hv_vm_dvd_guest_ejected(struct hv_ctx *hv, const struct hv_vm *vm, int slot,
+			    struct hv_err *err);
 
 /* --- dynamic memory policy (engine/dynmem.c) ---------------------------- */
 

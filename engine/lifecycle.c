@@ -660,6 +660,20 @@ lifecycle_incoming(struct hv_ctx *hv, struct hv_vm *vm, int fd, bool storage,
 	return run_worker(hv, vm, NULL, fd, storage, err);
 }
 
+/* an ISO may have gone, or changed, since it went into its drive */
+static int
+check_dvds(const struct hv_vm *vm, struct hv_err *err)
+{
+	char abs[HV_PATH_MAX];
+	struct hv_err e;
+
+	for (int i = 0; i < vm->ndvds; i++)
+		if (vm->dvds[i][0] != '\0' && hv_iso_check(vm->dvds[i], abs, &e) != 0)
+			return hv_fail(err, e.code, "VM '%s', DVD drive %d: %.400s (hv vm dvd set %s %d "
+				       "--eject empties the drive)", vm->name, i, e.msg, vm->name, i);
+	return 0;
+}
+
 int
 hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 {
@@ -680,6 +694,8 @@ hv_vm_start(struct hv_ctx *hv, const char *name, struct hv_err *err)
 	if (vm.generation == 2 && vm.kernel[0] == '\0')
 		return hv_fail(err, HV_EINVAL, "VM '%s' has no kernel to boot (hv vm set %s --kernel FILE)",
 			       vm.name, vm.name);
+	if (check_dvds(&vm, err) != 0)
+		return -1;
 	/* a switch's bridge is gone after a host reboot: make it again */
 	for (int i = 0; i < vm.nnics; i++)
 		if (hv_switch_ensure(hv, vm.nics[i].switch_name, err) != 0)

@@ -149,6 +149,16 @@ static const char *const migrations[] = {
 	");"
 	"ALTER TABLE vms ADD COLUMN checkpoint_id INTEGER "
 	"REFERENCES checkpoints(id) ON DELETE SET NULL;",
+	/* 8 -> 9: DVD drives on a VM's SCSI controller, each empty ('') or
+	   holding an ISO image (its absolute path) */
+	"CREATE TABLE dvd_drives ("
+	"  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,"
+	"  slot INTEGER NOT NULL,"
+	"  iso TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (vm_id, slot)"
+	");"
+	/* and the firmware's boot order: "dvd,disk,net"; '': its own */
+	"ALTER TABLE vms ADD COLUMN boot_order TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

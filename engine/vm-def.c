@@ -50,6 +50,33 @@ check_mem(const char *what, uint64_t v, struct hv_err *err)
 }
 
 int
+hv_boot_order_check(const char *s, struct hv_err *err)
+{
+	static const char *const kinds[] = { "dvd", "disk", "net" };
+	bool seen[3] = { false };
+	const char *p = s;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		int k;
+
+		for (k = 0; k < 3; k++)
+			if (n == strlen(kinds[k]) && strncmp(p, kinds[k], n) == 0)
+				break;
+		if (k == 3)
+			return hv_fail(err, HV_EUSAGE, "boot order '%s': '%.*s' is none of dvd, disk, net",
+				       s, (int)n, p);
+		if (seen[k])
+			return hv_fail(err, HV_EUSAGE, "boot order '%s': %s is there twice", s, kinds[k]);
+		seen[k] = true;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			return hv_fail(err, HV_EUSAGE, "boot order '%s' ends with a comma", s);
+	}
+	return 0;
+}
+
+int
 hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 {
 	char a[32], b[32];
@@ -83,6 +110,10 @@ hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 	}
 	if (vm->generation == 1 && (vm->kernel[0] || vm->initrd[0] || vm->cmdline[0]))
 		return hv_fail(err, HV_EUSAGE, "kernel, initrd and cmdline are for generation 2; generation 1 boots its firmware from the first disk");
+	if (hv_boot_order_check(vm->boot_order, err) != 0)
+		return -1;
+	if (vm->generation == 2 && vm->boot_order[0])
+		return hv_fail(err, HV_EUSAGE, "a boot order is for generation 1 (SeaBIOS); generation 2 boots its kernel directly");
 	if (vm->generation == 2 && vm->firmware[0])
 		return hv_fail(err, HV_EUSAGE, "firmware is for generation 1; generation 2 boots a kernel directly");
 	if (vm->initrd[0] && !vm->kernel[0])
@@ -91,6 +122,8 @@ hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 		return hv_fail(err, HV_EUSAGE, "at most %d disks", HV_MAX_DISKS);
 	if (vm->nnics < 0 || vm->nnics > HV_MAX_NICS)
 		return hv_fail(err, HV_EUSAGE, "at most %d network adapters", HV_MAX_NICS);
+	if (vm->ndvds < 0 || vm->ndvds > HV_MAX_DVDS)
+		return hv_fail(err, HV_EUSAGE, "at most %d DVD drives", HV_MAX_DVDS);
 	for (int i = 0; i < vm->ndisks; i++)
 		for (int j = 0; j < i; j++)
 			if (strcmp(vm->disks[i], vm->disks[j]) == 0)
@@ -123,7 +156,7 @@ hv_vm_validate(const struct hv_vm *vm, struct hv_err *err)
 
 #define VM_COLS "id, uuid, name, generation, vcpus, memory, dm_enabled, " \
 	"dm_minimum, dm_maximum, dm_buffer, dm_priority, kernel, initrd, " \
-	"cmdline, firmware, notes, state, created, pid, started, last_exit"
+	"cmdline, firmware, notes, state, created, pid, started, last_exit, boot_order"
 
 static void
 col_text(sqlite3_stmt *st, int i, char *out, size_t len)
@@ -157,6 +190,7 @@ row_to_vm(sqlite3_stmt *st, struct hv_vm *vm)
 	vm->pid = sqlite3_column_int(st, 18);
 	vm->started = sqlite3_column_int64(st, 19);
 	col_text(st, 20, vm->last_exit, sizeof vm->last_exit);
+	col_text(st, 21, vm->boot_order, sizeof vm->boot_order);
 }
 
 /* a NIC's ACL rules in one column: "deny,in,remote=10.0.0.0/24;allow,..." */
@@ -191,7 +225,24 @@ text_to_acls(const char *text, struct hv_nic *n)
 			n->nacls++;
 }
 
-/* disks and NICs of VM row `id` */
+/* the DVD drives of VM row `id`, by slot */
+static int
+load_dvds(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
+	  struct hv_err *err)
+{
+	sqlite3_stmt *st;
+
+	st = store_prepare(hv, "SELECT iso FROM dvd_drives WHERE vm_id = ? ORDER BY slot", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW && vm->ndvds < HV_MAX_DVDS)
+		col_text(st, 0, vm->dvds[vm->ndvds++], HV_PATH_MAX);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* disks, NICs and DVD drives of VM row `id` */
 static int
 load_refs(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
 	  struct hv_err *err)
@@ -236,7 +287,7 @@ load_refs(struct hv_ctx *hv, sqlite3_int64 id, struct hv_vm *vm,
 		text_to_acls(acls, n);
 	}
 	sqlite3_finalize(st);
-	return 0;
+	return load_dvds(hv, id, vm, err);
 }
 
 /* find a VM by name or UUID; returns its row id, 0 if absent, -1 on error */
@@ -394,10 +445,43 @@ bind_vm(sqlite3_stmt *st, const struct hv_vm *vm)
 	sqlite3_bind_text(st, 14, vm->firmware, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 15, vm->notes, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 16, vm->created);
+	sqlite3_bind_text(st, 17, vm->boot_order, -1, SQLITE_TRANSIENT);
 	return 0;
 }
 
-/* attach vm->disks and vm->nics to VM row `id`, replacing what it had */
+/* vm->dvds as VM row `id`'s drives, replacing what it had */
+static int
+store_dvds(struct hv_ctx *hv, sqlite3_int64 id, const struct hv_vm *vm,
+	   struct hv_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = store_prepare(hv, "DELETE FROM dvd_drives WHERE vm_id = ?", err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(hv, err, "removing DVD drives");
+	for (int i = 0; i < vm->ndvds; i++) {
+		st = store_prepare(hv, "INSERT INTO dvd_drives (vm_id, slot, iso) VALUES (?, ?, ?)", err);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, i);
+		sqlite3_bind_text(st, 3, vm->dvds[i], -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return store_fail(hv, err, "adding a DVD drive");
+	}
+	return 0;
+}
+
+/* attach vm->disks, vm->nics and vm->dvds to VM row `id`, replacing what
+   it had */
 static int
 store_refs(struct hv_ctx *hv, sqlite3_int64 id, const struct hv_vm *vm,
 	   struct hv_err *err)
@@ -489,7 +573,7 @@ store_refs(struct hv_ctx *hv, sqlite3_int64 id, const struct hv_vm *vm,
 		if (rc != SQLITE_DONE)
 			return hv_fail(err, HV_EEXIST, "network adapter MAC %s is already in use", n->mac);
 	}
-	return 0;
+	return store_dvds(hv, id, vm, err);
 }
 
 static int
@@ -527,6 +611,29 @@ resolve_paths(struct hv_vm *vm, struct hv_err *err)
 		if (strlen(abs) >= HV_PATH_MAX)
 			return hv_fail(err, HV_EINVAL, "disk %s: path too long", vm->disks[i]);
 		memcpy(vm->disks[i], abs, strlen(abs) + 1);
+	}
+	return 0;
+}
+
+/* every ISO in a DVD drive must be one; stored as absolute paths. old:
+   the definition being replaced, whose ISOs are not checked again (one
+   deleted since must not block other changes; starting will tell) */
+static int
+resolve_dvds(struct hv_vm *vm, const struct hv_vm *old, struct hv_err *err)
+{
+	char abs[HV_PATH_MAX];
+	struct hv_err e;
+
+	for (int i = 0; i < vm->ndvds; i++) {
+		bool known = false;
+
+		for (int k = 0; old != NULL && k < old->ndvds; k++)
+			known |= strcmp(vm->dvds[i], old->dvds[k]) == 0;
+		if (vm->dvds[i][0] == '\0' || known)
+			continue;
+		if (hv_iso_check(vm->dvds[i], abs, &e) != 0)
+			return hv_fail(err, e.code, "DVD drive %d: %.480s", i, e.msg);
+		memcpy(vm->dvds[i], abs, strlen(abs) + 1);
 	}
 	return 0;
 }
@@ -589,7 +696,8 @@ hv_vm_create(struct hv_ctx *hv, struct hv_vm *vm, struct hv_err *err)
 	if (vm->created == 0)
 		vm->created = (int64_t)time(NULL);
 	snprintf(vm->state, sizeof vm->state, "Off");
-	if (hv_vm_validate(vm, err) != 0 || resolve_paths(vm, err) != 0)
+	if (hv_vm_validate(vm, err) != 0 || resolve_paths(vm, err) != 0 ||
+	    resolve_dvds(vm, NULL, err) != 0)
 		return -1;
 	if (store_begin(hv, err) != 0)
 		return -1;
@@ -597,8 +705,8 @@ hv_vm_create(struct hv_ctx *hv, struct hv_vm *vm, struct hv_err *err)
 		goto fail;
 	st = store_prepare(hv, "INSERT INTO vms (uuid, name, generation, vcpus, memory, "
 			   "dm_enabled, dm_minimum, dm_maximum, dm_buffer, dm_priority, kernel, "
-			   "initrd, cmdline, firmware, notes, created) VALUES "
-			   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
+			   "initrd, cmdline, firmware, notes, created, boot_order) VALUES "
+			   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
 	if (st == NULL)
 		goto fail;
 	bind_vm(st, vm);
@@ -645,16 +753,18 @@ hv_vm_update(struct hv_ctx *hv, const char *key, const struct hv_vm *in,
 	}
 	snprintf(vm.uuid, sizeof vm.uuid, "%s", old.uuid);
 	vm.created = old.created;
-	if (check_unique(hv, &vm, id, err) != 0 || check_switches(hv, &vm, err) != 0)
+	if (resolve_dvds(&vm, &old, err) != 0 || check_unique(hv, &vm, id, err) != 0 ||
+	    check_switches(hv, &vm, err) != 0)
 		goto fail;
 	st = store_prepare(hv, "UPDATE vms SET uuid = ?1, name = ?2, generation = ?3, vcpus = ?4, "
 			   "memory = ?5, dm_enabled = ?6, dm_minimum = ?7, dm_maximum = ?8, "
 			   "dm_buffer = ?9, dm_priority = ?10, kernel = ?11, initrd = ?12, "
-			   "cmdline = ?13, firmware = ?14, notes = ?15, created = ?16 WHERE id = ?17", err);
+			   "cmdline = ?13, firmware = ?14, notes = ?15, created = ?16, boot_order = ?17 "
+			   "WHERE id = ?18", err);
 	if (st == NULL)
 		goto fail;
 	bind_vm(st, &vm);
-	sqlite3_bind_int64(st, 17, id);
+	sqlite3_bind_int64(st, 18, id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		store_fail(hv, err, "updating the VM");
 		sqlite3_finalize(st);

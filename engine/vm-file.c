@@ -5,7 +5,7 @@
  *	  name = "web1"; uuid = "..."; generation = 2; vcpus = 2;
  *	  memory = "1G";
  *	  dynamic_memory = { enabled = true; minimum = "512M"; ... };
- *	  boot = { kernel = "..."; initrd = ""; cmdline = ""; firmware = ""; };
+ *	  boot = { kernel = "..."; initrd = ""; cmdline = ""; firmware = ""; order = ""; };
  *	  disks = ( "/var/lib/hv/disks/web1.vhdx",
  *		    { path = "/var/lib/hv/disks/db.vhdx"; max_iops = 500;
  *		      min_iops = 100; max_bandwidth = "100M"; } );
@@ -13,10 +13,12 @@
  *		     max_bandwidth = "100M"; min_bandwidth = "0";
  *		     dhcp_guard = true; router_guard = false; mac_guard = false;
  *		     acls = ( "deny,in,remote=10.0.0.0/24" ); } );
+ *	  dvds = ( "/srv/iso/debian-12.iso", "" );
  *	};
  *
  * A disk with storage QoS is a group (max_bandwidth in bytes/s, a size);
- * one without stays a plain path.
+ * one without stays a plain path. A DVD drive is the ISO it holds, as
+ * is (not copied: on another host it must be there too), "" when empty.
  *
  * Sizes (and bandwidths, in bits/s) are written as exact strings ("1536M",
  * "100M") so the file is pleasant
@@ -131,6 +133,7 @@ vm_file_write(const struct hv_vm *vm, const char *path, struct hv_err *err)
 	add_str(s, "initrd", vm->initrd);
 	add_str(s, "cmdline", vm->cmdline);
 	add_str(s, "firmware", vm->firmware);
+	add_str(s, "order", vm->boot_order);
 	add_str(g, "notes", vm->notes);
 	add_int(g, "created", vm->created);
 	l = config_setting_add(g, "disks", CONFIG_TYPE_LIST);
@@ -139,6 +142,9 @@ vm_file_write(const struct hv_vm *vm, const char *path, struct hv_err *err)
 	l = config_setting_add(g, "nics", CONFIG_TYPE_LIST);
 	for (int i = 0; i < vm->nnics; i++)
 		add_nic(l, &vm->nics[i]);
+	l = config_setting_add(g, "dvds", CONFIG_TYPE_LIST);
+	for (int i = 0; i < vm->ndvds; i++)
+		config_setting_set_string(config_setting_add(l, NULL, CONFIG_TYPE_STRING), vm->dvds[i]);
 	/* write beside, then rename: a crash never leaves half a file */
 	snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
 	if (config_write_file(&c, tmp) != CONFIG_TRUE) {
@@ -348,6 +354,30 @@ rd_disk(struct reader *r, config_setting_t *l, config_setting_t *e, char *path,
 	return rd_size(r, e, "max_bandwidth", &q->max_bw, false);
 }
 
+/* `dvds`: ( "ISO", "" (an empty drive), ... ) */
+static int
+rd_dvds(struct reader *r, config_setting_t *g, struct hv_vm *vm)
+{
+	config_setting_t *s = config_setting_get_member(g, "dvds");
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return bad(r, s, "must be a list ( \"ISO path\", \"\" (empty), ... )");
+	if (config_setting_length(s) > HV_MAX_DVDS)
+		return bad(r, s, "too many DVD drives");
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return bad(r, s, "each DVD drive must be an ISO path string (\"\": empty)");
+		if (strlen(config_setting_get_string(e)) >= HV_PATH_MAX)
+			return bad(r, s, "ISO path too long");
+		snprintf(vm->dvds[vm->ndvds++], HV_PATH_MAX, "%s", config_setting_get_string(e));
+	}
+	return 0;
+}
+
 static int
 rd_group(struct reader *r, config_setting_t *g, const char *name,
 	 config_setting_t **out)
@@ -410,7 +440,8 @@ rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
 	    (rd_str(r, s, "kernel", vm->kernel, sizeof vm->kernel, false) ||
 	     rd_str(r, s, "initrd", vm->initrd, sizeof vm->initrd, false) ||
 	     rd_str(r, s, "cmdline", vm->cmdline, sizeof vm->cmdline, false) ||
-	     rd_str(r, s, "firmware", vm->firmware, sizeof vm->firmware, false)))
+	     rd_str(r, s, "firmware", vm->firmware, sizeof vm->firmware, false) ||
+	     rd_str(r, s, "order", vm->boot_order, sizeof vm->boot_order, false)))
 		return -1;
 
 	s = config_setting_get_member(g, "disks");
@@ -443,7 +474,7 @@ rd_vm(struct reader *r, config_setting_t *g, struct hv_vm *vm)
 				return -1;
 		}
 	}
-	return 0;
+	return rd_dvds(r, g, vm);
 }
 
 /* a relative path in a definition names a file beside it (an exported
@@ -470,6 +501,9 @@ beside(const char *file, struct hv_vm *vm, struct hv_err *err)
 	dir = dirname(copy);
 	for (int i = 0; i < vm->ndisks; i++)
 		if (rel_to(dir, vm->disks[i], sizeof vm->disks[i], err) != 0)
+			return -1;
+	for (int i = 0; i < vm->ndvds; i++)
+		if (rel_to(dir, vm->dvds[i], sizeof vm->dvds[i], err) != 0)
 			return -1;
 	return rel_to(dir, vm->kernel, sizeof vm->kernel, err) ||
 	       rel_to(dir, vm->initrd, sizeof vm->initrd, err) ||

@@ -10,7 +10,8 @@ PKGS="build-essential pkg-config libssl-dev libncurses-dev libreadline-dev libco
 libsqlite3-dev libcjson-dev libmnl-dev qemu-utils qemu-system-x86 seabios tmux
 perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools
 busybox-static cpio syslinux syslinux-common mtools xz-utils
-iproute2 iputils-ping procps python3 bc mmdebstrap fdisk e2fsprogs netcat-openbsd"
+iproute2 iputils-ping procps python3 bc mmdebstrap fdisk e2fsprogs netcat-openbsd
+xorriso"
 
 missing=""
 for p in $PKGS; do

@@ -208,18 +208,7 @@ apply_nic(struct cmd_ctx *ctx, const struct cmd_args *a, struct hv_nic *n)
 static int
 slot_arg(struct cmd_ctx *ctx, const char *s, int *slot)
 {
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < 0 || v >= HV_MAX_NICS) {
-		cmd_usage_error(ctx, "vm nic: slot '%s': use the adapter's number, 0..%d (see hv vm nic list VM)",
-				s, HV_MAX_NICS - 1);
-		return -1;
-	}
-	*slot = (int)v;
-	return 0;
+	return cmd_slot(ctx, s, HV_MAX_NICS, "vm nic", "adapter", slot);
 }
 
 /* --- sub-commands ------------------------------------------------------- */

@@ -19,6 +19,7 @@
 	{ "initrd", OPT_PATH, "FILE", "Gen2: initial ramdisk" }, \
 	{ "cmdline", OPT_STR, "STR", "Gen2: kernel command line" }, \
 	{ "firmware", OPT_PATH, "FILE", "Gen1: BIOS image (default from hv.conf)" }, \
+	{ "boot-order", OPT_STR, "LIST", "Gen1: where to boot from first: dvd,disk,net in any order (default: dvd,disk,net)" }, \
 	{ "notes", OPT_STR, "TEXT", "free text for admins" }
 
 static const struct cmd_opt create_opts[] = {
@@ -26,6 +27,8 @@ static const struct cmd_opt create_opts[] = {
 	VM_SETTINGS_OPTS,
 	{ "dynamic-memory", OPT_FLAG, NULL, "enable dynamic memory" },
 	{ "disk", OPT_LIST, "PATH", "attach a virtual disk" },
+	{ "dvd", OPT_LIST, "ISO", "a DVD drive holding this ISO image" },
+	{ "dvd-drive", OPT_FLAG, NULL, "an empty DVD drive (hv vm dvd adds more)" },
 	{ "json", OPT_FLAG, NULL, "print the new VM as JSON" },
 	{ NULL, 0, NULL, NULL },
 };
@@ -117,6 +120,7 @@ vm_json(const struct hv_vm *vm)
 	cJSON_AddStringToObject(o, "initrd", vm->initrd);
 	cJSON_AddStringToObject(o, "cmdline", vm->cmdline);
 	cJSON_AddStringToObject(o, "firmware", vm->firmware);
+	cJSON_AddStringToObject(o, "order", vm->boot_order);
 	l = cJSON_AddArrayToObject(j, "disks");
 	for (int i = 0; i < vm->ndisks; i++)
 		cJSON_AddItemToArray(l, cJSON_CreateString(vm->disks[i]));
@@ -126,6 +130,9 @@ vm_json(const struct hv_vm *vm)
 	l = cJSON_AddArrayToObject(j, "nics");
 	for (int i = 0; i < vm->nnics; i++)
 		cJSON_AddItemToArray(l, cmd_nic_json(&vm->nics[i], i));
+	l = cJSON_AddArrayToObject(j, "dvds");
+	for (int i = 0; i < vm->ndvds; i++)
+		cJSON_AddItemToArray(l, cmd_dvd_json(vm, i));
 	cJSON_AddStringToObject(j, "notes", vm->notes);
 	cJSON_AddNumberToObject(j, "created", (double)vm->created);
 	cJSON_AddNumberToObject(j, "pid", vm_running(vm) ? vm->pid : 0);
@@ -182,6 +189,7 @@ vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 			fprintf(f, "%-16s %s\n", "Command line:", vm->cmdline);
 	} else {
 		fprintf(f, "%-16s %s\n", "Firmware:", vm->firmware[0] ? vm->firmware : "(host default)");
+		fprintf(f, "%-16s %s\n", "Boot order:", vm->boot_order[0] ? vm->boot_order : "dvd,disk,net (default)");
 	}
 	for (int i = 0; i < vm->ndisks; i++) {
 		cmd_disk_qos_text(&vm->disk_qos[i], qos, sizeof qos);
@@ -190,6 +198,7 @@ vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 	}
 	if (vm->ndisks == 0)
 		fprintf(f, "%-16s (none)\n", "Disks:");
+	cmd_dvd_print(f, vm);
 	cmd_nic_print(f, vm);
 	if (vm->notes[0])
 		fprintf(f, "%-16s %s\n", "Notes:", vm->notes);
@@ -242,6 +251,7 @@ apply_settings(struct cmd_ctx *ctx, const struct cmd_args *a, struct hv_vm *vm)
 	    set_path(ctx, a, "initrd", vm->initrd, sizeof vm->initrd) ||
 	    set_path(ctx, a, "cmdline", vm->cmdline, sizeof vm->cmdline) ||
 	    set_path(ctx, a, "firmware", vm->firmware, sizeof vm->firmware) ||
+	    set_path(ctx, a, "boot-order", vm->boot_order, sizeof vm->boot_order) ||
 	    set_path(ctx, a, "notes", vm->notes, sizeof vm->notes))
 		return -1;
 	return 0;
@@ -268,6 +278,32 @@ add_disks(struct cmd_ctx *ctx, const struct cmd_args *a, const char *opt,
 	return 0;
 }
 
+/* create's --dvd ISO and --dvd-drive (empty), in the order given */
+static int
+add_dvds(struct cmd_ctx *ctx, const struct cmd_args *a, struct hv_vm *vm)
+{
+	for (int i = 0; i < a->nset; i++) {
+		const char *name = a->set[i].opt->name, *iso = a->set[i].val;
+
+		if (strcmp(name, "dvd") != 0 && strcmp(name, "dvd-drive") != 0)
+			continue;
+		if (vm->ndvds == HV_MAX_DVDS) {
+			cmd_usage_error(ctx, "at most %d DVD drives", HV_MAX_DVDS);
+			return -1;
+		}
+		if (iso != NULL && iso[0] == '\0') {
+			cmd_usage_error(ctx, "--dvd: give an ISO image (--dvd-drive adds an empty drive)");
+			return -1;
+		}
+		if (iso != NULL && strlen(iso) >= HV_PATH_MAX) {
+			cmd_usage_error(ctx, "--dvd: path too long");
+			return -1;
+		}
+		snprintf(vm->dvds[vm->ndvds++], HV_PATH_MAX, "%s", iso ? iso : "");
+	}
+	return 0;
+}
+
 /* --- verbs ------------------------------------------------------------- */
 
 static enum cmd_ret
@@ -289,7 +325,8 @@ vm_create(struct cmd_ctx *ctx, const struct cmd_args *a)
 		return CMD_USAGE;
 	if (r > 0)
 		vm.generation = gen < 0 || gen > 9 ? -1 : (int)gen;
-	if (apply_settings(ctx, a, &vm) != 0 || add_disks(ctx, a, "disk", &vm) != 0)
+	if (apply_settings(ctx, a, &vm) != 0 || add_disks(ctx, a, "disk", &vm) != 0 ||
+	    add_dvds(ctx, a, &vm) != 0)
 		return CMD_USAGE;
 	if (cmd_flag(a, "dynamic-memory"))
 		vm.dm.enabled = true;
@@ -685,6 +722,9 @@ static const struct cmd_verb vm_verbs[] = {
 	{ "disk", "set|list VM [DISK]", 2, 3, ARG_WORD, cmd_vm_disk_opts,
 	  "virtual disks' storage QoS: set VM DISK --max-iops N --min-iops N --max-bandwidth SIZE/s, list VM",
 	  cmd_vm_disk },
+	{ "dvd", "add|set|remove|list VM [SLOT]", 2, 3, ARG_WORD, cmd_vm_dvd_opts,
+	  "DVD drives and their ISO media: add VM [--iso PATH], set VM SLOT --iso PATH|--eject "
+	  "(also while it runs), remove VM SLOT, list VM", cmd_vm_dvd },
 	{ "metrics", "NAME", 1, 1, ARG_VM, cmd_vm_metrics_opts,
 	  "resource use (Measure-VM): average CPU, memory, disk and network; "
 	  "what each network adapter carried and dropped", cmd_vm_metrics },

@@ -157,6 +157,24 @@ cmd_size(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 }
 
 int
+cmd_slot(struct cmd_ctx *ctx, const char *s, int max, const char *verb, const char *what,
+	 int *slot)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < 0 || v >= max) {
+		cmd_usage_error(ctx, "%s: slot '%s': use the %s's number, 0..%d (see hv %s list VM)",
+				verb, s, what, max - 1, verb);
+		return -1;
+	}
+	*slot = (int)v;
+	return 0;
+}
+
+int
 cmd_num(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 	long long *out)
 {

@@ -95,6 +95,10 @@ int cmd_list(const struct cmd_args *a, const char *name, const char **out,
    error printed) if malformed */
 int cmd_size(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 	     uint64_t *out);
+/* a slot number 0..max-1 in s; -1 after a usage error naming verb ("vm
+   nic") and what its slots hold ("adapter") */
+int cmd_slot(struct cmd_ctx *ctx, const char *s, int max, const char *verb, const char *what,
+	     int *slot);
 int cmd_num(struct cmd_ctx *ctx, const struct cmd_args *a, const char *name,
 	    long long *out);
 /* an OPT_ONOFF option: 1 (and *out) if given, 0 if absent, -1 (and an

@@ -19,6 +19,11 @@ extern const struct cmd_opt cmd_vm_disk_opts[];
 enum cmd_ret cmd_vm_disk(struct cmd_ctx *ctx, const struct cmd_args *a);
 struct cJSON *cmd_disk_json(const struct hv_vm *vm, int slot);
 void cmd_disk_qos_text(const struct hv_disk_qos *q, char *buf, size_t len);
+/* cmd-vm-dvd.c: `hv vm dvd add|set|remove|list`, and drives for vm show */
+extern const struct cmd_opt cmd_vm_dvd_opts[];
+enum cmd_ret cmd_vm_dvd(struct cmd_ctx *ctx, const struct cmd_args *a);
+struct cJSON *cmd_dvd_json(const struct hv_vm *vm, int slot);
+void cmd_dvd_print(FILE *f, const struct hv_vm *vm);
 /* cmd-vm-metrics.c */
 extern const struct cmd_opt cmd_vm_metrics_opts[];
 enum cmd_ret cmd_vm_metrics(struct cmd_ctx *ctx, const struct cmd_args *a);

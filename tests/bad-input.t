@@ -60,6 +60,29 @@ done <<'CASES'
 2|vm set taken --name 'bad/name'
 2|vm set taken --remove-disk /nonexistent
 1|vm export taken /nonexistent/dir/x.cfg
+2|vm create dv --dvd ''
+1|vm create dv --dvd /nonexistent.iso
+1|vm create dv --dvd /etc
+2|vm dvd
+2|vm dvd frob taken
+2|vm dvd add
+2|vm dvd list taken 0
+2|vm dvd list taken --iso /etc/hostname
+2|vm dvd add taken --eject
+2|vm dvd add taken --iso ''
+2|vm dvd remove taken 0 --iso /x.iso
+2|vm dvd set taken 0
+2|vm dvd set taken x --eject
+2|vm dvd set taken -1 --eject
+2|vm dvd set taken 4 --eject
+2|vm dvd set taken 0 --iso /etc/hostname --eject
+1|vm dvd set taken 0 --eject
+1|vm dvd remove taken 0
+1|vm dvd add nosuchvm
+1|vm dvd list nosuchvm
+1|vm dvd add taken --iso /nonexistent.iso
+1|vm dvd add taken --iso /etc
+1|vm dvd add taken --iso /dev/null
 2|vm frobnicate
 2|frobnicate
 2|help nosuchnoun

@@ -84,10 +84,30 @@ down() {	# name gen: systemd powers it off; its disk is clean
 ros_hosts
 ok $? "hosts A and B (network namespaces), each with an external switch onto P's bridge; B serves migrations"
 export HV_HOME=$HA NS=$NSA	# ros_*: on A
+for v in one two; do
+	mkdir -p "$TMP/iso-$v" && echo "$v" >"$TMP/iso-$v/$v.txt" &&
+		xorriso -as mkisofs -quiet -V "HV-${v^^}" -o "$TMP/$v.iso" "$TMP/iso-$v" 2>/dev/null || break
+done
 ROS_EXTRA="hv.addr=$S0@$ROS_IP/24" ros_create ros2 2 --vcpus 4 --memory 1024M &&
-	hA vm nic add ros2 --switch ext --mac $S0 >/dev/null
-ok $? "Gen2: ros2 created on a differencing disk over the server's VHDX, its adapter on A's 'ext'"
+	hA vm nic add ros2 --switch ext --mac $S0 >/dev/null &&
+	hA vm dvd add ros2 --iso "$TMP/one.iso" >/dev/null
+ok $? "Gen2: ros2 created on a differencing disk over the server's VHDX, its adapter on A's 'ext', a DVD drive with an ISO"
 up ros2 2 4 1024
+
+# the DVD drive, with Linux's virtio_scsi and sr
+o=$(ros_run ros2 'udevadm settle; blkid -o value -s LABEL /dev/sr0' 60)
+is "$o" "HV-ONE" "Gen2: Linux's virtio_scsi and sr read the ISO in the DVD drive (blkid: its label)"
+run_hv vm dvd set ros2 0 --iso "$TMP/two.iso"
+ok $rc "hv vm dvd set ros2 0 --iso two.iso while it runs ($err)"
+o=$(ros_run ros2 'blkid -o value -s LABEL /dev/sr0; mount -o ro /dev/sr0 /mnt && cat /mnt/two.txt; umount /mnt' 60)
+is "$(echo $o)" "HV-TWO two" "Gen2: the guest sees the new ISO (blkid, and a file on it through isofs)"
+run_hv vm dvd set ros2 0 --eject
+ok $rc "hv vm dvd set ros2 0 --eject ($err)"
+# (opened without O_NONBLOCK, as blkid does not, the empty drive is
+# ENOMEDIUM; blkid's own reads would only log I/O errors)
+o=$(ros_run ros2 'dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>&1 | grep -c "No medium found"' 60)
+printf '%s\n' "$o" | grep -qx 1
+ok $? "Gen2: ejected, the drive is empty to the guest (dd: No medium found)"
 
 # the network, with Linux's virtio_net
 o=$(ros_run ros2 'ls /sys/bus/virtio/drivers/virtio_net | grep -c virtio; networkctl list --no-legend | grep -c routable')

@@ -14,7 +14,7 @@ BIOS=/usr/share/seabios/bios-256k.bin
 [ -w /dev/kvm ] || skip_all "no /dev/kvm (needs root and KVM)"
 [ -f "$BOOT" ] || skip_all "boot sector not built ($BOOT)"
 [ -f "$BIOS" ] || skip_all "SeaBIOS is not installed ($BIOS; package seabios)"
-trap 'for v in g1 g2 g4 nos bad; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
+trap 'for v in g1 g2 g4 nos bad cd1 cd2; do "$HV" vm stop $v >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 
 # the boot disk: 16 MiB raw with the MBR, converted by hv to VHD and VHDX
 truncate -s 16M "$TMP/boot.raw"
@@ -68,6 +68,59 @@ is "$rc" 1 "--keep-on: the time is up, exit 1"
 one_error_line "one clear line"; echo "$err" | grep -q -- "did not shut down within 1 s"; ok $? "it names the cause: did not shut down within 1 s"
 is "$(state_of g1)" Running "--keep-on leaves it running"
 run_hv vm stop g1
+
+# a DVD drive (virtio-scsi, SeaBIOS's own driver): the boot sector as an
+# ISO's El Torito image (no emulation). In Hyper-V's Gen1 order (DVD,
+# disk, network) SeaBIOS boots the DVD past a blank disk; saved and
+# restored, the controller comes back; while it runs the worker changes
+# and ejects the medium and the inventory follows. With --boot-order
+# disk,dvd (fw_cfg "bootorder") a bootable disk goes first.
+mkdir -p "$TMP/cd" && cp "$BOOT" "$TMP/cd/boot.bin"
+xorriso -as mkisofs -quiet -V HV-BOOT -b boot.bin -no-emul-boot -boot-load-size 1 \
+	-o "$TMP/boot.iso" "$TMP/cd" 2>/dev/null
+ok $? "a bootable ISO (El Torito, no emulation) made with xorriso"
+truncate -s 1M "$TMP/blank-cd.raw"
+run_hv vm create cd1 --gen 1 --memory 128M --disk "$TMP/blank-cd.raw" --dvd "$TMP/boot.iso"
+ok $rc "create a Gen1 VM with a blank disk and the ISO in its DVD drive ($err)"
+run_hv vm start cd1
+ok $rc "start it ($err)"
+wait_console cd1 'gen1: boot ok' 120
+ok $? "the boot sector on the DVD printed on the console"
+log=$(log_of cd1)
+echo "$log" | grep -q 'found virtio-scsi at'; ok $? "SeaBIOS found the virtio-scsi controller"
+echo "$log" | grep -q 'Booting from DVD/CD'; ok $? "SeaBIOS booted from the DVD, ahead of the disk"
+run_hv vm save cd1
+ok $rc "save it ($err)"
+run_hv vm start cd1
+ok $rc "restore it ($err)"
+sleep 1
+is "$(state_of cd1)" Running "it runs on"
+grep -c 'gen1: boot ok' "$HV_HOME/log/cd1.console.log" | grep -qx 1; ok $? "without booting again"
+dvd0() { "$HV" vm dvd list "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["iso"] or "-")'; }
+run_hv vm dvd set cd1 0 --eject
+ok $rc "hv vm dvd set --eject while it runs: the worker takes the medium out ($err)"
+is "$(dvd0 cd1)" "-" "the inventory says the drive is empty"
+run_hv vm dvd set cd1 0 --iso "$TMP/nope.iso"
+ok $([ $rc -ne 0 ]; echo $?) "an ISO that is not there is refused ($err)"
+run_hv vm dvd set cd1 0 --iso "$TMP/boot.iso"
+ok $rc "hv vm dvd set --iso while it runs ($err)"
+is "$(dvd0 cd1)" "$TMP/boot.iso" "the inventory holds the ISO again"
+run_hv vm dvd add cd1
+ok $([ $rc -ne 0 ]; echo $?) "a DVD drive is not added to a running VM ($err)"
+grep -q 'DVD drive 0: ejected' "$HV_HOME/log/cd1.log" 2>/dev/null || grep -rq 'DVD drive 0: ejected' "$HV_HOME/log/"
+ok $? "the worker's log says what happened to the drive"
+run_hv vm stop cd1
+cp "$TMP/boot.raw" "$TMP/boot-cd2.raw"
+run_hv vm create cd2 --gen 1 --memory 128M --disk "$TMP/boot-cd2.raw" --dvd "$TMP/boot.iso" \
+	--boot-order disk,dvd
+ok $rc "a Gen1 VM with a bootable disk and DVD, --boot-order disk,dvd ($err)"
+run_hv vm start cd2
+wait_console cd2 'gen1: boot ok' 120
+ok $? "it boots"
+log=$(log_of cd2)
+echo "$log" | grep -q 'Booting from Hard Disk' && ! echo "$log" | grep -q 'Booting from DVD/CD'
+ok $? "SeaBIOS booted the disk first, as the boot order says"
+run_hv vm stop cd2
 
 # the same MBR from a VHDX, with 4 vCPUs SeaBIOS must find and start
 run_hv vm create g4 --gen 1 --memory 128M --vcpus 4 --disk "$TMP/boot.vhdx"

@@ -23,7 +23,8 @@
 	{ "kernel", "Kernel", WF_PATH, "Gen2 boots this kernel directly (PVH ELF or bzImage); empty: set it later", NULL, 0, 0, WIZ_EXISTS }, \
 	{ "initrd", "Initial ramdisk", WF_PATH, "Gen2: initrd loaded beside the kernel (optional)", NULL, 0, 0, WIZ_EXISTS }, \
 	{ "cmdline", "Command line", WF_TEXT, "Gen2: kernel command line, e.g. console=ttyS0", NULL, 0, 0, 0 }, \
-	{ "firmware", "BIOS image", WF_PATH, "Gen1: SeaBIOS boots the first disk; empty: the host's default", NULL, 0, 0, WIZ_EXISTS }
+	{ "firmware", "BIOS image", WF_PATH, "Gen1: SeaBIOS boots the first disk; empty: the host's default", NULL, 0, 0, WIZ_EXISTS }, \
+	{ "boot-order", "Boot order", WF_TEXT, "Gen1: dvd,disk,net in the order to try; empty: dvd,disk,net", NULL, 0, 0, 0 }
 
 static const struct wiz_field_def new_vm_fields[] = {
 	{ "name", "Name", WF_TEXT, "1..63 of A-Z a-z 0-9 . _ - (not starting with - or .)", NULL, 0, 0, WIZ_REQUIRED | WIZ_NAME },
@@ -37,6 +38,8 @@ static const struct wiz_field_def new_vm_fields[] = {
 	{ "disk-size", "Size", WF_SIZE, "virtual size the guest sees", NULL, 0, 0, WIZ_REQUIRED },
 	{ "disk-path", "Location", WF_PATH, "the new image file (must not exist yet)", NULL, 0, 0, WIZ_REQUIRED | WIZ_NEW },
 	{ "existing-disk", "Existing disk", WF_PATH, "an image file: raw, VHD, VHDX, qcow2 or VMDK", NULL, 0, 0, WIZ_REQUIRED | WIZ_EXISTS },
+	{ "install", "Installation", WF_CHOICE, "install an operating system later, or from a bootable ISO image in a DVD drive", "later|iso", 0, 0, 0 },
+	{ "iso", "Image file (.iso)", WF_PATH, "a bootable ISO image; generation 1 boots its DVD first", NULL, 0, 0, WIZ_REQUIRED | WIZ_EXISTS },
 	BOOT_FIELDS,
 	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0 },
 };
@@ -50,8 +53,10 @@ static const struct wiz_page_def new_vm_pages[] = {
 	  { "switch", "vlan", NULL } },
 	{ "Virtual Hard Disk", "Create a virtual hard disk, use an existing one, or attach one later.",
 	  { "disk", "disk-format", "disk-type", "disk-size", "disk-path", "existing-disk", NULL } },
-	{ "Boot", "Generation 2 boots a kernel directly; generation 1 boots its BIOS from the first disk.",
-	  { "kernel", "initrd", "cmdline", "firmware", NULL } },
+	{ "Installation Options", "Install an operating system from an ISO image now, or later.",
+	  { "install", "iso", NULL } },
+	{ "Boot", "Generation 2 boots a kernel directly; generation 1 boots its BIOS from a DVD or the disk.",
+	  { "kernel", "initrd", "cmdline", "firmware", "boot-order", NULL } },
 	{ NULL, NULL, { NULL } },
 };
 
@@ -79,6 +84,7 @@ boot_visibility(struct wizard *w, bool gen2)
 	wiz_show(w, "initrd", gen2);
 	wiz_show(w, "cmdline", gen2);
 	wiz_show(w, "firmware", !gen2);
+	wiz_show(w, "boot-order", !gen2);
 }
 
 static void
@@ -143,8 +149,12 @@ wiz_memory_rules(struct wizard *w, struct hv_err *err)
 static int
 boot_rules(struct wizard *w, struct hv_err *err)
 {
+	struct hv_err e2;
+
 	if (!wiz_find(w, "initrd")->hidden && wiz_get(w, "initrd")[0] && !wiz_get(w, "kernel")[0])
 		return wiz_blame(w, "kernel", err, HV_EUSAGE, "an initrd needs a kernel");
+	if (!wiz_find(w, "boot-order")->hidden && hv_boot_order_check(wiz_get(w, "boot-order"), &e2) != 0)
+		return wiz_blame(w, "boot-order", err, e2.code, "%s", e2.msg);
 	return 0;
 }
 
@@ -189,6 +199,7 @@ new_vm_update(struct wizard *w)
 	wiz_show(w, "disk-size", strcmp(disk, "new") == 0);
 	wiz_show(w, "disk-path", strcmp(disk, "new") == 0);
 	wiz_show(w, "existing-disk", strcmp(disk, "existing") == 0);
+	wiz_show(w, "iso", wiz_is(w, "install", "iso"));
 	boot_visibility(w, gen2);
 	/* the disk is named after the VM until the admin names it */
 	wiz_default(w, "disk-path", "%s/%s.%s", hv_config(w->hv)->disk_dir,
@@ -213,6 +224,7 @@ switch_rules(struct wizard *w, struct hv_err *err)
 static int
 new_vm_rules(struct wizard *w, int page, struct hv_err *err)
 {
+	char abs[HV_PATH_MAX];
 	struct hv_vm vm;
 	struct hv_err e2;
 
@@ -234,6 +246,10 @@ new_vm_rules(struct wizard *w, int page, struct hv_err *err)
 			return wiz_blame(w, "existing-disk", err, HV_ECORRUPT, "%s", e2.msg);
 		return 0;
 	case 4:
+		if (wiz_is(w, "install", "iso") && hv_iso_check(wiz_get(w, "iso"), abs, &e2) != 0)
+			return wiz_blame(w, "iso", err, e2.code, "%s", e2.msg);
+		return 0;
+	case 5:
 		return boot_rules(w, err);
 	}
 	return 0;
@@ -286,6 +302,10 @@ new_vm_script(struct wizard *w, FILE *f)
 		wiz_opt(f, "--cmdline", wiz_get(w, "cmdline"));
 	if (!gen2 && wiz_get(w, "firmware")[0])
 		wiz_opt(f, "--firmware", wiz_get(w, "firmware"));
+	if (!gen2 && wiz_get(w, "boot-order")[0])
+		wiz_opt(f, "--boot-order", wiz_get(w, "boot-order"));
+	if (wiz_is(w, "install", "iso"))
+		wiz_opt(f, "--dvd", wiz_get(w, "iso"));
 	fputc('\n', f);
 	if (!wiz_is(w, "switch", "not connected")) {
 		fprintf(f, "hv vm nic add");
@@ -315,7 +335,7 @@ static const struct wiz_field_def settings_fields[] = {
 static const struct wiz_page_def settings_pages[] = {
 	{ "Memory", "Memory and processors; with dynamic memory, the range it moves in. The VM must be off to apply.",
 	  { "generation", "vcpus", "memory", "dynamic-memory", "min-memory", "max-memory", "buffer", "priority", NULL } },
-	{ "Boot", "What the VM boots.", { "kernel", "initrd", "cmdline", "firmware", NULL } },
+	{ "Boot", "What the VM boots.", { "kernel", "initrd", "cmdline", "firmware", "boot-order", NULL } },
 	{ NULL, NULL, { NULL } },
 };
 
@@ -336,6 +356,7 @@ settings_init(struct wizard *w, const char *target, struct hv_err *err)
 	wiz_default(w, "initrd", "%s", w->vm.initrd);
 	wiz_default(w, "cmdline", "%s", w->vm.cmdline);
 	wiz_default(w, "firmware", "%s", w->vm.firmware);
+	wiz_default(w, "boot-order", "%s", w->vm.boot_order);
 	wiz_set_result(w, w->vm.name);
 	return 0;
 }
@@ -401,6 +422,7 @@ settings_script(struct wizard *w, FILE *f)
 		any |= changed_str(o, "--cmdline", wiz_get(w, "cmdline"), vm->cmdline);
 	} else {
 		any |= changed_str(o, "--firmware", wiz_get(w, "firmware"), vm->firmware);
+		any |= changed_str(o, "--boot-order", wiz_get(w, "boot-order"), vm->boot_order);
 	}
 	fclose(o);
 	if (!any) {

@@ -588,6 +588,12 @@ accept_vm(struct incoming *in, const cJSON *req, struct hv_err *err)
 					       "(shared storage?); migrate with --storage to copy it",
 					       in->vm.disks[i]);
 	}
+	/* ISOs are not copied, not even with --storage */
+	for (int i = 0; i < in->vm.ndvds; i++)
+		if (in->vm.dvds[i][0] != '\0' && access(in->vm.dvds[i], R_OK) != 0)
+			return hv_fail(err, HV_ENOENT, "ISO %s in DVD drive %d is not on this host; put it "
+				       "there at the same path, or eject it first (hv vm dvd set %s %d --eject)",
+				       in->vm.dvds[i], i, in->vm.name, i);
 	in->vm.state[0] = '\0';
 	if (hv_vm_create(in->hv, &in->vm, err) != 0)
 		return -1;

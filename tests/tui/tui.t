@@ -30,25 +30,28 @@ ok $? "the VM list has name, state, generation, CPU %, assigned, demand, uptime"
 
 # the wizard, page 1 and an invalid page 2
 keys n
-wait_screen 'Page 1 of 6: Name and Generation' 5; ok $? "n opens the New Virtual Machine wizard"
+wait_screen 'Page 1 of 7: Name and Generation' 5; ok $? "n opens the New Virtual Machine wizard"
 keys tuivm
 keys NPage
-wait_screen 'Page 2 of 6: Memory and Processors' 5; ok $? "Next goes to the memory page"
+wait_screen 'Page 2 of 7: Memory and Processors' 5; ok $? "Next goes to the memory page"
 keys Tab C-u 1G Tab Space Tab C-u 4G Tab C-u 1G
 keys NPage
 wait_screen 'minimum memory 4G is above maximum memory 1G' 5; ok $? "minimum > maximum: the page shows why"
-screen | grep -q 'Page 2 of 6'; ok $? "and Next is refused"
+screen | grep -q 'Page 2 of 7'; ok $? "and Next is refused"
 screen | grep -q "Minimum memory" # the focus is on the field to fix
 keys C-u 512M Tab C-u 4G
 keys NPage
-wait_screen 'Page 3 of 6: Networking' 5; ok $? "a valid range passes"
+wait_screen 'Page 3 of 7: Networking' 5; ok $? "a valid range passes"
 keys NPage
-wait_screen 'Page 4 of 6: Virtual Hard Disk' 5; ok $? "the disk page"
+wait_screen 'Page 4 of 7: Virtual Hard Disk' 5; ok $? "the disk page"
 screen | grep -q "Location: .*tuivm.vhdx"; ok $? "the new disk is named after the VM"
 keys Tab Tab Tab C-u 8G NPage
-wait_screen 'Page 5 of 6: Boot' 5; ok $? "the boot page"
+wait_screen 'Page 5 of 7: Installation Options' 5; ok $? "Hyper-V's Installation Options page"
+screen | grep -q 'Installation: *later'; ok $? "it installs later unless told"
+keys NPage
+wait_screen 'Page 6 of 7: Boot' 5; ok $? "the boot page"
 keys "$PROBE" Tab Tab ready NPage
-wait_screen 'Page 6 of 6: Summary' 5; ok $? "the summary page"
+wait_screen 'Page 7 of 7: Summary' 5; ok $? "the summary page"
 screen | grep -q 'hv disk create' && screen | grep -q 'hv vm create tuivm'
 ok $? "the summary shows the script Finish runs"
 keys Enter

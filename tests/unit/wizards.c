@@ -98,8 +98,9 @@ new_vm_defaults(void)
 	struct hv_err err;
 
 	is_str(wiz_title(w), "New Virtual Machine", "new-vm: title");
-	is_int(wiz_npages(w), 6, "new-vm: five pages and a summary");
-	is_str(wiz_page_title(w, 5), "Summary", "new-vm: the summary comes last");
+	is_int(wiz_npages(w), 7, "new-vm: six pages and a summary");
+	is_str(wiz_page_title(w, 4), "Installation Options", "new-vm: Hyper-V's Installation Options page");
+	is_str(wiz_page_title(w, 6), "Summary", "new-vm: the summary comes last");
 	is_int(wiz_nfields(w, 1), 7, "new-vm: seven fields about memory");
 	has(w, "new-vm", "name", "", "generation", "2", "vcpus", "1", "memory", "1G",
 	    "dynamic-memory", "off", "min-memory", "512M", "max-memory", "1T", "buffer", "20",
@@ -184,6 +185,10 @@ static const struct step new_vm_memory_rules[] = {
 	{ "existing-disk", "@", "existing-disk", "is not a file" },
 	{ "existing-disk", "@junk.vhdx", "existing-disk", "junk.vhdx" },
 	{ "disk", "later", NEXT, "a disk later" },
+	{ "install", "iso", "iso", "Image file (.iso) is required" },
+	{ "iso", "@nothere.iso", "iso", "No such file or directory" },
+	{ "iso", "@odd.iso", "iso", "not an ISO image (its size, 1000 bytes, is not a multiple of 2048)" },
+	{ "install", "later", NEXT, "the OS installed later" },
 	{ "kernel", "@nokernel", "kernel", "No such file or directory" },
 	{ "kernel", "", NULL, NULL },
 	{ "initrd", "@exists.vhdx", "kernel", "an initrd needs a kernel" },
@@ -203,6 +208,7 @@ new_vm_rules(void)
 	ok(hv_vm_create(hv, &vm, &err) == 0, "a VM named taken exists (%s)", err.msg);
 	make_file(tpath("exists.vhdx"), "");
 	make_file(tpath("junk.vhdx"), "vhdxfile and then nothing a VHDX needs");
+	ok(sh("head -c 1000 /dev/zero >'%s'", tpath("odd.iso")) == 0, "a file of 1000 bytes, no ISO");
 
 	walk(w, new_vm_name_rules);
 	ok(wiz_next(w, &err) == -1 && wiz_page(w) == 1, "minimum above maximum: Next refuses, page stays");
@@ -297,6 +303,32 @@ new_vm_script(void)
 	cJSON_Delete(j);
 	image_is(disk, "vhdx", 8 * HV_GIB);
 	hv_disk_is(disk, "dynamic", "");
+	free(s);
+	wiz_free(w);
+}
+
+/* Installation Options: a Gen1 VM installed from an ISO, its disk
+   first once installed */
+static void
+new_vm_install(void)
+{
+	struct wizard *w = open_wiz("new-vm", NULL);
+	char iso[HV_PATH_MAX], *s;
+	cJSON *j;
+
+	snprintf(iso, sizeof iso, "%s", tpath("install.iso"));
+	ok(sh("truncate -s 4M '%s'", iso) == 0, "an ISO-sized file");
+	set(w, "name", "wiz-inst", "generation", "1", "disk", "later", "install", "iso", "iso", iso,
+	    "boot-order", "disk,dvd", NULL);
+	finish_pages(w);
+	s = script_of(w);
+	ok(s != NULL && strstr(s, " --dvd ") && strstr(s, " --boot-order disk,dvd"),
+	   "the script creates the VM with the ISO in a DVD drive and the boot order");
+	is_int(run_script(s), 0, "hv -f runs it");
+	j = json_of("'%s' vm show wiz-inst --json", hvbin);
+	is_str(jstr(j, "dvds.0.iso"), iso, "wiz-inst: its DVD drive holds the ISO");
+	is_str(jstr(j, "boot.order"), "disk,dvd", "wiz-inst: the boot order");
+	cJSON_Delete(j);
 	free(s);
 	wiz_free(w);
 }
@@ -507,6 +539,7 @@ main(void)
 	new_vm_rules();
 	back_keeps_values();
 	new_vm_script();
+	new_vm_install();
 	new_disk();
 	edit_disk();
 	vm_settings();

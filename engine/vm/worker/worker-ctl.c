@@ -250,6 +250,31 @@ busy(struct worker *w, const char *what)
 	return !(strcmp(what, "stop") == 0 || (w->exporting && strcmp(what, "shutdown") == 0));
 }
 
+/* {"cmd":"dvd","slot":N,"iso":PATH or ""}: the medium of a
+   DVD drive changes under the running guest (the inventory follows,
+   engine side, once this answered ok) */
+static void
+dvd_request(struct worker *w, struct client *c, const cJSON *req)
+{
+	const cJSON *slot = cJSON_GetObjectItem(req, "slot"), *iso = cJSON_GetObjectItem(req, "iso");
+	struct hv_err err;
+	int n;
+
+	if (!cJSON_IsNumber(slot) || !cJSON_IsString(iso) || slot->valuedouble < 0 ||
+	    slot->valuedouble >= w->vm.ndvds) {
+		reply_err(c, "dvd: needs a slot of one of the VM's DVD drives and an iso");
+		return;
+	}
+	n = (int)slot->valuedouble;
+	if (vmm_dvd_set(w->vmm, n, iso->valuestring, &err) != 0) {
+		reply_err(c, err.msg);
+		return;
+	}
+	snprintf(w->vm.dvds[n], sizeof w->vm.dvds[n], "%s", iso->valuestring);
+	logf_("DVD drive %d: %s", n, iso->valuestring[0] ? iso->valuestring : "ejected");
+	reply_ok(c);
+}
+
 static void
 handle_request(struct worker *w, struct client *c, const char *line)
 {
@@ -321,6 +346,8 @@ handle_request(struct worker *w, struct client *c, const char *line)
 			reply_err(c, "the VM is not running");
 		else
 			reply_ok(c);
+	} else if (strcmp(what, "dvd") == 0) {
+		dvd_request(w, c, req);
 	} else if (strcmp(what, "flush") == 0) {
 		meter_flush(w);	/* hv vm metrics reads fresh totals */
 		reply_ok(c);

@@ -95,6 +95,25 @@ meter_flush(struct worker *w)
 
 /* --- memory (engine/vm/host/mem-arbiter.c) -------------------------------- */
 
+/* a medium the guest ejected itself (START STOP UNIT) is gone from the
+   drive: the inventory says so too, as Hyper-V's settings do */
+static void
+dvd_tick(struct worker *w)
+{
+	struct hv_err err;
+
+	if (w->vmm == NULL || w->migrating)
+		return;
+	for (int i = 0; i < w->vm.ndvds; i++) {
+		if (w->vm.dvds[i][0] == '\0' || vmm_dvd_loaded(w->vmm, i))
+			continue;
+		logf_("DVD drive %d: the guest ejected %s", i, w->vm.dvds[i]);
+		w->vm.dvds[i][0] = '\0';
+		if (w->hv != NULL && hv_vm_dvd_guest_ejected(w->hv, &w->vm, i, &err) != 0)
+			logf_("DVD drive %d: %s", i, err.msg);
+	}
+}
+
 static void
 memory_tick(struct worker *w)
 {
@@ -214,6 +233,7 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.initrd = vm->initrd[0] ? vm->initrd : NULL;
 	cfg.cmdline = vm->cmdline;
 	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS */
+	cfg.boot_order = vm->boot_order;
 	if (mem_arbiter_open(&w->mem, w->home, vm, w->budget, &cfg, err) != 0)
 		return -1;
 	cfg.restoring = w->restore != NULL || w->incoming_fd >= 0;
@@ -224,6 +244,12 @@ build_vmm(struct worker *w, struct hv_err *err)
 			 i % HV_MAX_DISKS);
 		cfg.disks[i].max_iops = vm->disk_qos[i].max_iops;
 		cfg.disks[i].max_bw = vm->disk_qos[i].max_bw;
+	}
+	cfg.ndvds = vm->ndvds;
+	for (int i = 0; i < vm->ndvds; i++) {
+		cfg.dvds[i].path = vm->dvds[i];
+		snprintf(cfg.dvds[i].serial, sizeof cfg.dvds[i].serial, "hv-%.8s-dvd%d", vm->uuid,
+			 i % HV_MAX_DVDS);
 	}
 	/* each adapter a port of its switch: a TAP on the switch's bridge */
 	for (int i = 0; i < vm->nnics; i++) {
@@ -387,6 +413,7 @@ run(struct worker *w)
 
 				if (read(w->tick_fd, &ticks, sizeof ticks) > 0) {
 					memory_tick(w);
+					dvd_tick(w);
 					if (++w->ticks % METER_SECONDS == 0) {
 						meter_flush(w);
 						sample_take(w);
