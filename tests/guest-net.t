@@ -169,7 +169,7 @@ got=$(count "$res" packets)
 ok $([ "${got:-0}" -gt 1000 ]; echo $?) "udp-sink on probe B counted host datagrams: $res"
 
 # --- forged frames reach the bridge (nothing filters them on a plain bridge) ---
-bg_host sniff sniff br0 5
+bg_host sniff sniff br0 $((10 * SLOW))	# it ends once all three are seen
 probe 0 "forge-dhcp-offer dev=0"
 probe 0 "forge-ra dev=0"
 probe 0 "forge-mac dev=0 dst=10.0.0.1 port=9"	# to br0 itself: no promisc

@@ -47,7 +47,7 @@ wait_screen 'Page 4 of 7: Virtual Hard Disk' 5; ok $? "the disk page"
 screen | grep -q "Location: .*tuivm.vhdx"; ok $? "the new disk is named after the VM"
 keys Tab Tab Tab C-u 8G NPage
 wait_screen 'Page 5 of 7: Installation Options' 5; ok $? "Hyper-V's Installation Options page"
-screen | grep -q 'Installation: *later'; ok $? "it installs later unless told"
+screen | grep -q 'Installation.*later'; ok $? "it installs later unless told"
 keys NPage
 wait_screen 'Page 6 of 7: Boot' 5; ok $? "the boot page"
 keys "$PROBE" Tab Tab ready NPage
