@@ -76,6 +76,9 @@ ok $([ "$l" -ge 256 ] && [ "$l" -lt 700 ]; echo $?) "the priority-20 VM is squee
 ok $([ "$lt" -ge 256 ] && [ $((h + lt)) -le 1410 ]; echo $?) \
 	"the host's target for it fits the budget beside the other: $h + $lt MiB"
 ! log_of lo | grep -q '^mem: used_mb=700'; ok $? "the squeezed guest is still waiting for memory"
+[ $T_FAIL -eq 0 ] || for v in hi lo; do
+	diag "$v: $("$HV" vm show $v --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runtime"]["memory"])')"
+done
 "$HV" vm stop hi >/dev/null; "$HV" vm stop lo >/dev/null
 
 # 3. smart paging under a budget of 1000M

@@ -77,6 +77,7 @@ struct vmm_balloon_info {
 	bool present, driver_ok;
 	uint64_t target_bytes;		/* the host wants the balloon this big */
 	uint64_t actual_bytes;		/* the guest says it holds this much */
+	uint64_t stats_actual;		/* ... and held when its stats came */
 	uint64_t stats[VMM_BALLOON_NSTATS];
 	unsigned stats_seen;		/* bit per tag the guest reported */
 	int64_t stats_age_ms;		/* -1: none yet */
@@ -86,11 +87,14 @@ struct vmm_balloon_info {
 struct vmm_config {
 	uint64_t mem_bytes;	/* guest RAM, multiple of 2 MiB, >= 16 MiB */
 	int vcpus;		/* 1..VMM_MAX_VCPUS (APs wait for INIT/SIPI) */
-	int generation;		/* 2: direct kernel boot; 1: firmware (later) */
-	const char *kernel;	/* PVH ELF or bzImage (Gen2) */
+	int generation;		/* 1: BIOS; 2: UEFI, or direct kernel boot */
+	const char *kernel;	/* PVH ELF or bzImage (Gen2); NULL: UEFI */
 	const char *initrd;	/* NULL: none */
 	const char *cmdline;	/* NULL: "" */
-	const char *firmware;	/* Gen1 BIOS image (not yet) */
+	const char *firmware;	/* NULL: SeaBIOS (Gen1), OVMF (Gen2 UEFI) */
+	const char *nvram;	/* Gen2 UEFI: the VM's variable store (its own
+				   copy of OVMF_VARS, written as the firmware
+				   sets variables) */
 	int ndisks;
 	struct vmm_disk_config disks[VMM_MAX_DISKS];
 	int nnics;
@@ -112,6 +116,13 @@ struct vmm_config {
 	   loaded and the vCPUs are not set up to boot */
 	bool restoring;
 };
+
+/* a Gen2 VM without a kernel to boot directly starts in UEFI firmware */
+static inline bool
+vmm_uefi(const struct vmm_config *c)
+{
+	return c->generation == 2 && c->kernel == NULL;
+}
 
 enum vmm_exit_reason {
 	VMM_EXIT_NONE = 0,	/* still running (or never started) */

@@ -111,6 +111,7 @@ take_stats(struct virtio_balloon *b, const struct vq_chain *c)
 		}
 	}
 	b->stats_ms = now_ms();
+	b->info.stats_actual = b->info.actual_bytes;
 }
 
 static void

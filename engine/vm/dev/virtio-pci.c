@@ -246,7 +246,17 @@ set_status(struct virtio_pci *vp, uint8_t v)
 	if ((v & VIRTIO_S_FEATURES_OK) && !(d->status & VIRTIO_S_FEATURES_OK) &&
 	    !virtio_has(d, VIRTIO_F_VERSION_1))
 		v &= ~VIRTIO_S_FEATURES_OK;	/* legacy drivers: refused */
+	bool was_live = virtio_live(d);
+
 	d->status = v | (d->status & VIRTIO_S_NEEDS_RESET);
+	/* a driver may fill and kick a queue before DRIVER_OK (Linux's
+	   virtio_balloon primes its stats queue so), and a device must not
+	   touch it until then: serve what waits now, as QEMU's ioeventfd
+	   start does */
+	if (!was_live && virtio_live(d) && d->ops->notify)
+		for (int q = 0; q < d->nqueues; q++)
+			if (d->vq[q].enabled)
+				d->ops->notify(d, q);	/* as kick() does */
 }
 
 static uint16_t

@@ -108,17 +108,28 @@ mem_arbiter_paging(const struct mem_arbiter *a, uint64_t *bytes, const char **fi
 	return true;
 }
 
-/* what the guest uses: its total (ballooned pages excluded, as Linux
-   counts) less what it has free */
+/* what the guest uses: its total less what it has free, less the
+   balloon where the total still holds it. Linux takes ballooned pages
+   out of MemTotal unless DEFLATE_ON_OOM was negotiated; then they stay
+   in, as used memory (the real Debian server's demand was its balloon
+   plus what it used, and its memory never came down). Which way a guest
+   counts shows in the numbers: a total without the balloon can never
+   exceed the VM's RAM less the balloon it held when it counted (not the
+   balloon now: it may have moved since, and the probe guest's numbers
+   then looked like Linux's). */
 static bool
-guest_demand(const struct vmm_balloon_info *b, uint64_t *demand, uint64_t *avail)
+guest_demand(const struct vmm_balloon_info *b, uint64_t ram, uint64_t *demand, uint64_t *avail)
 {
 	unsigned tag = b->stats_seen & 1u << VMM_BS_AVAIL ? VMM_BS_AVAIL : VMM_BS_MEMFREE;
+	uint64_t total = b->stats[VMM_BS_MEMTOT], used;
 
 	if (!(b->stats_seen & 1u << VMM_BS_MEMTOT) || !(b->stats_seen & 1u << tag))
 		return false;
 	*avail = b->stats[tag];
-	*demand = b->stats[VMM_BS_MEMTOT] > *avail ? b->stats[VMM_BS_MEMTOT] - *avail : 0;
+	used = total > *avail ? total - *avail : 0;
+	if (total + b->stats_actual > ram)
+		used = used > b->stats_actual ? used - b->stats_actual : 0;
+	*demand = used;
 	return true;
 }
 
@@ -137,7 +148,7 @@ mem_arbiter_tick(struct mem_arbiter *a, struct vmm *vmm, char *event, size_t len
 		vmm_balloon_info(vmm, &b);
 		vmm_balloon_ask_stats(vmm);	/* for the next tick */
 		/* a guest without a balloon driver keeps its startup memory */
-		steered = b.driver_ok && guest_demand(&b, &a->demand, &a->guest_free);
+		steered = b.driver_ok && guest_demand(&b, vm->dm.maximum, &a->demand, &a->guest_free);
 		if (steered)
 			want = hv_dynmem_step(&vm->dm, &a->dm, a->demand, a->guest_free);
 		holds = vm->dm.maximum - (b.actual_bytes < vm->dm.maximum ? b.actual_bytes : 0);
