@@ -91,7 +91,8 @@ UNIT_T := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%.t,$(UNIT_SRC))
 # libFuzzer targets for every parser of outside input (clang); the disk
 # engine is rebuilt with coverage for them. tests/fuzz.t runs them.
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz-*.c)
-FUZZ_LIB   := engine/err.c $(wildcard engine/disk/*.c) engine/net/filter.c engine/vm/dev/scsi.c
+FUZZ_LIB   := engine/err.c $(wildcard engine/disk/*.c) engine/net/filter.c engine/vm/dev/scsi.c \
+	      engine/vm/dev/pflash-cmd.c
 FUZZ_T	   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1
 

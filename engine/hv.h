@@ -350,6 +350,11 @@ int hv_nic_validate(const struct hv_nic *nic, struct hv_err *err);
 /* 0 if path is an ISO image (a regular, readable file of whole 2048-byte
    sectors), its absolute path then in abs (HV_PATH_MAX bytes) */
 int hv_iso_check(const char *path, char *abs, struct hv_err *err);
+
+/* a Gen2 UEFI VM's variable store, HOME/vms/NAME/nvram.fd: its path, and
+   the store itself, made from OVMF's template when the VM has none yet */
+int hv_vm_nvram_path(const char *home, const char *name, char *buf, size_t len);
+int hv_vm_nvram(const char *home, const char *name, char *path, size_t len, struct hv_err *err);
 int hv_vm_dvd_add(struct hv_ctx *hv, const char *name, const char *iso, int *slot,
 		  struct hv_err *err);
 /* put iso into drive slot (NULL: eject), whatever the VM's state but

@@ -35,13 +35,14 @@ set_slot(struct vmm *vm, int slot, uint64_t gpa, uint64_t size, void *host,
 }
 
 #define ROM_SLOT	2
+#define FLASH_SLOT	3
 
-int
-kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
-	    struct hv_err *err)
+static int
+map_ro(struct vmm *vm, int slot, uint64_t gpa, void *host, uint64_t size,
+       const char *what, struct hv_err *err)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = ROM_SLOT,
+		.slot = slot,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
@@ -49,10 +50,27 @@ kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
 
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0)
 		r.flags = KVM_MEM_READONLY;
+	else if (slot == FLASH_SLOT)
+		return hv_fail(err, HV_ENOTSUP, "this host's KVM has no read-only memory "
+			       "(KVM_CAP_READONLY_MEM), which the UEFI variable store needs");
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return hv_fail(err, HV_EIO, "KVM_SET_USER_MEMORY_REGION (firmware): %s",
-			       strerror(errno));
+		return hv_fail(err, HV_EIO, "KVM_SET_USER_MEMORY_REGION (%s): %s",
+			       what, strerror(errno));
 	return 0;
+}
+
+int
+kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
+	    struct hv_err *err)
+{
+	return map_ro(vm, ROM_SLOT, gpa, host, size, "firmware", err);
+}
+
+int
+kvm_map_flash(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
+	      struct hv_err *err)
+{
+	return map_ro(vm, FLASH_SLOT, gpa, host, size, "UEFI variable store", err);
 }
 
 /* smart paging: part of RAM is a shared mapping of a file on disk */

@@ -166,6 +166,7 @@ struct vmm {
 	struct virtio_balloon *balloon;
 	struct virtio_scsi *scsi;	/* with DVD drives */
 	struct acpi_pm *pm;
+	struct pflash *flash;		/* Gen2 UEFI: the variable store */
 
 	/* MSI routing: the whole table is sent on every change */
 	pthread_mutex_t gsi_lock;
@@ -191,6 +192,10 @@ struct vmm {
 /* a read-only memslot (writes become MMIO exits nobody serves) */
 int kvm_map_rom(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
 		struct hv_err *err);
+/* the flash's read-only memslot (writes become MMIO exits pflash.c
+   serves); size 0 takes it away, so reads exit too */
+int kvm_map_flash(struct vmm *vm, uint64_t gpa, void *host, uint64_t size,
+		  struct hv_err *err);
 int kvm_vm_setup(struct vmm *vm, struct hv_err *err);
 int kvm_dirty_log(struct vmm *vm, bool on, struct hv_err *err);
 int kvm_dirty_take(struct vmm *vm, uint64_t *bm, uint64_t *tmp, struct hv_err *err);

@@ -15,6 +15,7 @@
 #include "engine/vm/dev/virtio-blk.h"
 #include "engine/vm/dev/virtio-net.h"
 #include "engine/vm/dev/fw_cfg.h"
+#include "engine/vm/dev/pflash.h"
 #include "engine/vm/state/snapshot.h"
 #include "engine/vm/vmm-int.h"
 
@@ -36,8 +37,8 @@ check_config(const struct vmm_config *c, struct hv_err *err)
 		return hv_fail(err, HV_EINVAL, "vCPUs must be 1..%d", VMM_MAX_VCPUS);
 	if (c->generation != 1 && c->generation != 2)
 		return hv_fail(err, HV_EINVAL, "generation must be 1 or 2");
-	if (c->generation == 2 && c->kernel == NULL)
-		return hv_fail(err, HV_EINVAL, "a Gen2 VM needs a kernel to boot");
+	if (vmm_uefi(c) && c->nvram == NULL)
+		return hv_fail(err, HV_EINVAL, "a Gen2 UEFI VM needs its variable store (NVRAM)");
 	if (c->ndisks < 0 || c->ndisks > VMM_MAX_DISKS)
 		return hv_fail(err, HV_EINVAL, "at most %d disks", VMM_MAX_DISKS);
 	if (c->nnics < 0 || c->nnics > VMM_MAX_NICS)
@@ -130,7 +131,7 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 		goto fail;
 	/* restoring: RAM and registers come from the saved state (Gen1's
 	   firmware ROM is no RAM: it is mapped all the same) */
-	if (c->generation == 1 ? vmm_load_firmware(vm, err) != 0 :
+	if (c->generation == 1 || vmm_uefi(c) ? vmm_load_firmware(vm, err) != 0 :
 	    !c->restoring && vmm_load_kernel(vm, &cpu, err) != 0)
 		goto fail;
 	for (i = 0; i < vm->nvcpus; i++) {
@@ -139,8 +140,9 @@ vmm_create(struct vmm **out, const struct vmm_config *c, struct hv_err *err)
 		if (kvm_vcpu_setup(vm, &vm->vcpus[i], err) != 0)
 			goto fail;
 	}
-	/* Gen1 starts where a PC does: the reset vector, KVM's initial state */
-	if (c->generation == 2 && !c->restoring && kvm_vcpu_boot_regs(&vm->vcpus[0], &cpu, err) != 0)
+	/* firmware starts where a PC does: the reset vector, KVM's initial state */
+	if (c->generation == 2 && !vmm_uefi(c) && !c->restoring &&
+	    kvm_vcpu_boot_regs(&vm->vcpus[0], &cpu, err) != 0)
 		goto fail;
 	*out = vm;
 	return 0;
@@ -203,6 +205,7 @@ vmm_destroy(struct vmm *vm)
 	fw_cfg_free(vm);
 	if (vm->fw_image)
 		munmap(vm->fw_image, vm->fw_len);
+	pflash_destroy(vm->flash);
 	acpi_pm_free(vm);
 	legacy_free(vm);
 	serial_free(vm);

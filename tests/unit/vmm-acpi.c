@@ -396,7 +396,7 @@ test_s5(void)
 	}
 	ok(mini_wait(vm, out, sizeof out, WAIT_MS), "acpi-off ends the VM");
 	ok(strstr(out, "probe: acpi rsdp=0xe0000 madt_cpus=1 ioapic=0xfec00000 "
-		   "fadt=ok dsdt=ok s5=5 pm1a_evt=0x600 pm1a_cnt=0x604 sci=9") != NULL,
+		   "fadt=ok dsdt=ok s5=5 pm1a_evt=0xb000 pm1a_cnt=0xb004 sci=9") != NULL,
 	   "the probe finds the tables where boot-tables.c put them");
 	vmm_exit_info(vm, &e);
 	is_int(e.reason, VMM_EXIT_POWEROFF, "exit reason: poweroff (%s)", e.msg);

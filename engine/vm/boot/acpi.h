@@ -43,13 +43,15 @@
 #include "engine/err.h"
 
 /* the PM register block (acpi-pm.c serves it), fixed for both generations */
-#define ACPI_PM_BASE		0x600	/* PM1a_EVT_BLK: status, enable */
+/* where PIIX4's PMBA has it on QEMU's i440FX, which OVMF's shutdown
+   path assumes (engine/vm/dev/pci.c shows it there as PMBA) */
+#define ACPI_PM_BASE		0xB000	/* PM1a_EVT_BLK: status, enable */
 #define ACPI_PM1_EVT_LEN	4
-#define ACPI_PM1_CNT		0x604	/* PM1a_CNT_BLK, 16 bits */
+#define ACPI_PM1_CNT		0xB004	/* PM1a_CNT_BLK, 16 bits */
 #define ACPI_PM1_CNT_LEN	2
-#define ACPI_PM_TMR		0x608	/* PM_TMR_BLK, 32 bits, 3.579545 MHz */
+#define ACPI_PM_TMR		0xB008	/* PM_TMR_BLK, 32 bits, 3.579545 MHz */
 #define ACPI_PM_TMR_LEN		4
-#define ACPI_PM_LEN		12	/* 0x600..0x60B */
+#define ACPI_PM_LEN		12	/* 0xB000..0xB00B */
 #define ACPI_SCI_IRQ		9
 #define ACPI_S5_TYP		5	/* SLP_TYP of \_S5_ in the DSDT */
 #define ACPI_RESET_PORT		0xCF9	/* FADT RESET_REG (pci.c serves it) */

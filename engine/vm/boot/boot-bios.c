@@ -24,11 +24,13 @@
 
 #include "engine/vm/boot/acpi.h"
 #include "engine/vm/dev/fw_cfg.h"
+#include "engine/vm/dev/pflash.h"
 #include "engine/vm/dev/virtio-blk.h"
 #include "engine/vm/dev/virtio-pci.h"
 #include "engine/vm/dev/virtio-scsi.h"
 
 #define DEFAULT_FIRMWARE	"/usr/share/seabios/bios-256k.bin"
+#define DEFAULT_UEFI		"/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define FW_MAX			(16u << 20)
 #define FW_SHADOW_MAX		0x40000u	/* copied to 0xC0000 at most */
 #define FW_MIN			0x20000u
@@ -67,12 +69,13 @@ read_firmware(const char *path, uint8_t **out, size_t *len, struct hv_err *err)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hv_fail(err, HV_EINVAL, "firmware %s: %s%s", path, strerror(errno),
-			       errno == ENOENT ? " (install the seabios package)" : "");
+			       errno != ENOENT ? "" : strstr(path, "OVMF") ? " (install the ovmf package)" :
+			       " (install the seabios package)");
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < FW_MIN ||
-	    st.st_size > FW_MAX || st.st_size % 0x10000 != 0) {
+	    st.st_size > FW_MAX || st.st_size % 0x1000 != 0) {
 		close(fd);
 		return hv_fail(err, HV_EINVAL,
-			       "firmware %s: not a BIOS image (want a multiple of 64 KiB, 128 KiB..16 MiB)",
+			       "firmware %s: not a firmware image (want whole 4 KiB pages, 128 KiB..16 MiB)",
 			       path);
 	}
 	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -114,6 +117,15 @@ acpi_files(struct vmm *vm, struct hv_err *err)
 
 	vmm_acpi_config(vm, &c);
 	c.pci_mmio32_base = vm->mem.low;	/* SeaBIOS: BARs go above RAM */
+	if (vmm_uefi(&vm->cfg)) {
+		/* OVMF on i440FX: from 4 GiB less the largest power of two
+		   that fits above RAM (one MTRR covers it); no 64-bit window */
+		uint64_t room = MMIO_HOLE_END - vm->mem.low, p2 = 1;
+
+		while (p2 * 2 <= room)
+			p2 *= 2;
+		c.pci_mmio32_base = MMIO_HOLE_END - p2;
+	}
 	c.pci_mmio32_end = IOAPIC_BASE;
 	if (acpi_build(&t, &c, err) != 0)
 		return -1;
@@ -217,10 +229,35 @@ bootorder_file(struct vmm *vm, struct hv_err *err)
 	return rc != 0 ? hv_fail(err, HV_EINTERNAL, "fw_cfg: out of room") : 0;
 }
 
+/*
+ * UEFI (OVMF): the code, read-only, ends at 4 GiB as SeaBIOS does, with
+ * nothing copied below 1 MiB (OVMF's SEC runs from flash); the variable
+ * store, a CFI flash on the VM's own NVRAM file, sits right below it, as
+ * QEMU's second pflash unit. The 64-bit PCI window is turned off: hv's
+ * BARs are all 32-bit, and the DSDT describes the one window OVMF uses.
+ */
+static int
+load_uefi(struct vmm *vm, size_t len, struct hv_err *err)
+{
+	struct stat st;
+
+	if (stat(vm->cfg.nvram, &st) != 0)
+		return hv_fail(err, HV_EIO, "UEFI variable store %s: %s", vm->cfg.nvram, strerror(errno));
+	if ((uint64_t)st.st_size > MMIO_HOLE_END - IOAPIC_BASE - len - (1u << 20))
+		return hv_fail(err, HV_EINVAL, "UEFI variable store %s: too big", vm->cfg.nvram);
+	if (pflash_create(vm, vm->cfg.nvram, MMIO_HOLE_END - len - (uint64_t)st.st_size, err) != 0)
+		return -1;
+	if (fw_cfg_add_file(vm, "opt/ovmf/X-PciMmio64Mb", "0", 1) != 0)
+		return hv_fail(err, HV_EINTERNAL, "fw_cfg: out of room");
+	return 0;
+}
+
 int
 vmm_load_firmware(struct vmm *vm, struct hv_err *err)
 {
-	const char *path = vm->cfg.firmware ? vm->cfg.firmware : DEFAULT_FIRMWARE;
+	bool uefi = vmm_uefi(&vm->cfg);
+	const char *path = vm->cfg.firmware ? vm->cfg.firmware :
+			   uefi ? DEFAULT_UEFI : DEFAULT_FIRMWARE;
 	uint8_t v[8], *fw = NULL, *shadow;
 	size_t len = 0, n;
 
@@ -228,14 +265,18 @@ vmm_load_firmware(struct vmm *vm, struct hv_err *err)
 		return -1;
 	vm->fw_image = fw;
 	vm->fw_len = len;
-	n = len < FW_SHADOW_MAX ? len : FW_SHADOW_MAX;
-	shadow = gmem_ptr(&vm->mem, 0x100000 - n, n);
-	if (shadow == NULL)
-		return hv_fail(err, HV_EINVAL, "Gen1 needs at least 1 MiB of RAM");
-	memcpy(shadow, fw + len - n, n);
+	if (!uefi) {
+		n = len < FW_SHADOW_MAX ? len : FW_SHADOW_MAX;
+		shadow = gmem_ptr(&vm->mem, 0x100000 - n, n);
+		if (shadow == NULL)
+			return hv_fail(err, HV_EINVAL, "Gen1 needs at least 1 MiB of RAM");
+		memcpy(shadow, fw + len - n, n);
+	}
 	if (kvm_map_rom(vm, MMIO_HOLE_END - len, fw, len, err) != 0)
 		return -1;
 	if (fw_cfg_init(vm, err) != 0)
+		return -1;
+	if (uefi && load_uefi(vm, len, err) != 0)
 		return -1;
 	put_le64(v, vm->mem.size);
 	if (fw_cfg_add(vm, FW_CFG_RAM_SIZE, v, 8) != 0)

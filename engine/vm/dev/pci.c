@@ -1,9 +1,21 @@
 /*
  * pci.c - PCI host bridge (00:00.0) and config mechanism #1.
+ *
+ * Two identities. Direct boot and SeaBIOS see the host bridge Cloud
+ * Hypervisor uses (8086:0d57), which asks for nothing. UEFI (OVMF) knows
+ * only the PC chipsets QEMU models, and on any other host bridge it stops
+ * (or, on 0d57, expects Cloud Hypervisor's PVH memory map): a Gen2 UEFI
+ * VM shows an i440FX (8086:1237) with the PIIX functions in slot 1 that
+ * OVMF reads, the ISA bridge (00:01.0, which its console finds COM1
+ * behind) and the power management function (00:01.3: PMBA, already
+ * enabled at the ACPI block, so the firmware leaves it where the FADT
+ * says). Their registers are read-only here: nothing they would move
+ * moves.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/vm/boot/acpi.h"
 #include "engine/vm/dev/pci.h"
 #include "engine/vm/state/snap-io.h"
 
@@ -18,6 +30,7 @@ struct pci_bus {
 	uint32_t next_mmio;	/* next free BAR address in the window */
 	struct pci_dev host;
 	struct pci_dev *dev[PCI_MAX_SLOTS];
+	struct pci_dev *piix[8];	/* slot 1's functions, UEFI's chipset */
 };
 
 void
@@ -110,9 +123,13 @@ addressed(struct pci_bus *b, unsigned *reg)
 {
 	uint32_t a = b->addr;
 
-	if (!(a & 0x80000000u) || ((a >> 16) & 0xFF) != 0 || ((a >> 8) & 7) != 0)
+	if (!(a & 0x80000000u) || ((a >> 16) & 0xFF) != 0)
 		return NULL;
 	*reg = a & 0xFC;
+	if (((a >> 11) & 0x1F) == 1 && b->piix[0])
+		return b->piix[(a >> 8) & 7];
+	if (((a >> 8) & 7) != 0)
+		return NULL;
 	return b->dev[(a >> 11) & 0x1F];
 }
 
@@ -152,6 +169,8 @@ pci_io(void *opaque, uint64_t port_off, void *data, int len, bool write)
 			memset(data, 0xFF, len);
 		goto out;
 	}
+	if (write && d->read_only)
+		goto out;
 	if (write) {
 		memcpy(&v, data, len);
 		cfg_write(b, d, off, v, len);
@@ -196,6 +215,40 @@ pci_add(struct vmm *vm, struct pci_dev *d, struct hv_err *err)
 	return 0;
 }
 
+/* UEFI's PC: i440FX host bridge, PIIX3 ISA bridge, PIIX4 power management */
+static int
+piix_init(struct pci_bus *b)
+{
+	struct pci_dev *isa = calloc(1, sizeof *isa), *pm = calloc(1, sizeof *pm);
+
+	if (isa == NULL || pm == NULL) {
+		free(isa);
+		free(pm);
+		return -1;
+	}
+	pci_header(&b->host, 0x8086, 0x1237, 0x060000, 0x1AF4, 0x1100);
+	b->host.cfg[0x08] = 0x02;			/* revision, as QEMU's */
+	pci_header(isa, 0x8086, 0x7000, 0x060100, 0x1AF4, 0x1100);
+	isa->cfg[0x0E] = 0x80;				/* multi-function */
+	put_le16(isa->cfg + 0x04, 0x0007);
+	memset(isa->cfg + 0x60, 0x80, 4);		/* PIRQ routes: off */
+	isa->slot = 1;
+	isa->read_only = true;
+	pci_header(pm, 0x8086, 0x7113, 0x068000, 0x1AF4, 0x1100);
+	pm->cfg[0x08] = 0x03;
+	put_le16(pm->cfg + 0x04, 0x0001);		/* I/O decode */
+	put_le32(pm->cfg + 0x40, ACPI_PM_BASE | 1);	/* PMBA, I/O */
+	pm->cfg[0x80] = 0x01;				/* PMREGMISC: PMIOSE */
+	pm->cfg[0x3D] = 1;
+	pm->cfg[0x3C] = 9;				/* the SCI */
+	pm->slot = 1;
+	pm->read_only = true;
+	b->piix[0] = isa;
+	b->piix[3] = pm;
+	b->dev[1] = isa;	/* slot 1 is taken */
+	return 0;
+}
+
 int
 pci_init(struct vmm *vm, struct hv_err *err)
 {
@@ -211,6 +264,8 @@ pci_init(struct vmm *vm, struct hv_err *err)
 	pci_header(&b->host, 0x8086, 0x0D57, 0x060000, 0x1AF4, 0x1100);
 	b->dev[0] = &b->host;
 	vm->pci = b;
+	if (vmm_uefi(&vm->cfg) && piix_init(b) != 0)
+		return hv_fail(err, HV_EINTERNAL, "out of memory");
 	if (bus_add(&vm->pio, PCI_CONFIG_ADDR, 8, pci_io, b) != 0)
 		return hv_fail(err, HV_EINTERNAL, "I/O bus full");
 	return 0;
@@ -219,8 +274,11 @@ pci_init(struct vmm *vm, struct hv_err *err)
 void
 pci_free(struct vmm *vm)
 {
-	if (vm->pci)
+	if (vm->pci) {
 		pthread_mutex_destroy(&vm->pci->lock);
+		free(vm->pci->piix[0]);
+		free(vm->pci->piix[3]);
+	}
 	free(vm->pci);
 	vm->pci = NULL;
 }

@@ -18,6 +18,7 @@ struct pci_dev {
 	uint32_t bar_addr[6];
 	bus_fn bar_fn;		/* serves every BAR: off is within the BAR */
 	void *opaque;
+	bool read_only;		/* the guest's writes are ignored */
 	unsigned cap_end, cap_last;	/* where the next capability goes */
 	/* the guest wrote val (len bytes) at off in the capabilities; the
 	   device stores what it lets the guest change */

@@ -25,6 +25,7 @@
 
 #include "engine/vm/dev/fw_cfg.h"
 #include "engine/vm/dev/pci.h"
+#include "engine/vm/dev/pflash.h"
 #include "engine/vm/dev/virtio-balloon.h"
 #include "engine/vm/dev/virtio-blk.h"
 #include "engine/vm/dev/virtio-net.h"
@@ -496,6 +497,11 @@ devices_save(struct vmm *vm, struct stream *s, struct hv_err *err)
 		fw_cfg_save(vm->fw_cfg, &w);
 		out_section(s, SEC_FWCFG, &w);
 	}
+	if (vm->flash != NULL) {
+		w.len = 0;
+		pflash_save(vm->flash, &w);
+		out_section(s, SEC_PFLASH, &w);
+	}
 	for (i = 0; i < nvdevs(vm); i++) {
 		uint8_t kind;
 		uint32_t index;
@@ -633,6 +639,12 @@ section_load(struct vmm *vm, uint32_t tag, struct snap_r *r, bool *vcpu_seen,
 				       "(saved from a generation 1 VM?)");
 		rc = fw_cfg_load(vm->fw_cfg, r);
 		break;
+	case SEC_PFLASH:
+		if (vm->flash == NULL)
+			return hv_fail(err, HV_EINVAL, "state file: a UEFI variable store's state for "
+				       "a VM without UEFI");
+		rc = pflash_load(vm->flash, r);
+		break;
 	default:
 		return hv_fail(err, HV_EINVAL, "state file: section %u out of place", tag);
 	}
@@ -673,14 +685,14 @@ stream_load(struct vmm *vm, struct stream *s, snap_extra_fn extra, void *opaque,
 					       "is corrupt (not restored)");
 			break;
 		}
-		if (extra != NULL && tag > SEC_FWCFG && (have & (1u << SEC_HEADER))) {
+		if (extra != NULL && tag > SEC_LAST_DEV && (have & (1u << SEC_HEADER))) {
 			rc = extra(opaque, tag, len, s, err);
 			if (rc < 0)
 				return -1;
 			if (rc == 0)
 				continue;
 		}
-		if (tag < SEC_HEADER || tag > SEC_FWCFG)
+		if (tag < SEC_HEADER || tag > SEC_LAST_DEV)
 			return hv_fail(err, HV_EINVAL, "state file: unknown section tag %u "
 				       "(written by a newer hv?)", tag);
 		if (tag != SEC_HEADER && !(have & (1u << SEC_HEADER)))

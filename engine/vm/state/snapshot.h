@@ -22,7 +22,9 @@
 enum {
 	SEC_HEADER = 1, SEC_RAM, SEC_VCPU, SEC_IRQCHIP, SEC_SERIAL,
 	SEC_LEGACY, SEC_ACPI_PM, SEC_PCI, SEC_VIRTIO,
-	SEC_FWCFG,		/* Gen1 only: fw_cfg's selector and offset */
+	SEC_FWCFG,		/* firmware only: fw_cfg's selector and offset */
+	SEC_PFLASH,		/* Gen2 UEFI: the variable store's command state */
+	SEC_LAST_DEV = SEC_PFLASH,
 	/* migration only (precopy.c); SEC_CLOCK also ends a saved state */
 	SEC_PAGES = 16, SEC_DISK, SEC_CLOCK, SEC_SYNC,
 	SEC_END = 0xFFFFFFFFu,

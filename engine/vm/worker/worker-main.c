@@ -232,8 +232,13 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.kernel = vm->kernel[0] ? vm->kernel : NULL;
 	cfg.initrd = vm->initrd[0] ? vm->initrd : NULL;
 	cfg.cmdline = vm->cmdline;
-	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS */
+	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS or OVMF */
 	cfg.boot_order = vm->boot_order;
+	if (vmm_uefi(&cfg)) {
+		if (hv_vm_nvram(w->home, vm->name, w->nvram, sizeof w->nvram, err) != 0)
+			return -1;
+		cfg.nvram = w->nvram;
+	}
 	if (mem_arbiter_open(&w->mem, w->home, vm, w->budget, &cfg, err) != 0)
 		return -1;
 	cfg.restoring = w->restore != NULL || w->incoming_fd >= 0;

@@ -58,6 +58,7 @@ struct worker {
 	struct mem_arbiter *mem;	/* dynamic memory, budget, smart paging */
 	uint64_t budget;		/* hv.conf memory.budget */
 	const char *restore;		/* --restore FILE: a saved state */
+	char nvram[HV_PATH_MAX];	/* Gen2 UEFI: its variable store */
 	bool saved;			/* "save" wrote it: the VM is Saved */
 	/* live migration (worker-migrate.c) */
 	int incoming_fd;		/* --incoming-fd: the VM arrives on it */
