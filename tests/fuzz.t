@@ -2,11 +2,11 @@
 # Fuzz the parsers of outside input (tests/fuzz/fuzz-*.c, libFuzzer).
 # Each target first replays its kept corpus (tests/fuzz/corpus/NAME.tar.gz:
 # the regression inputs the fuzzers found, minimized with -merge=1; images
-# are mostly zeros, so they are kept compressed), then fuzzes for FUZZ_SECONDS (default 30), two
+# are mostly zeros, so they are kept compressed), then fuzzes for FUZZ_SECONDS (default 15), two
 # targets at a time. New inputs go to a temp dir; a crash fails the test
 # and leaves its input in build/fuzz/crash-NAME-*.
 . "$(dirname "$0")/lib.sh"
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 B=${B:-$TOP/build}
 shopt -s nullglob
 targets=("$B"/fuzz/fuzz-*)
