@@ -287,30 +287,6 @@ h_no_status(void)
 	submit(0);
 }
 
-/*
- * A driver may fill and kick a queue before DRIVER_OK: Linux's
- * virtio_balloon primes its stats queue so, and the real Debian server's
- * balloon never sent one statistic while hv dropped that kick. The device
- * must not touch the queue before DRIVER_OK and must serve it then.
- */
-static void
-test_kick_before_driver_ok(void)
-{
-	uint16_t used = 0;
-
-	ok(driver_setup(1ull << 32) == 0, "driver set up, not yet DRIVER_OK");
-	ram(STATUS)[0] = 0xEE;
-	put_le32(ram(HDR), 4);				/* a flush */
-	desc(DESC, 0, HDR, 16, 1, 2);
-	desc(DESC, 2, STATUS, 1, 2, 0);
-	is_int(submit(0), -1, "a kick before DRIVER_OK is not served yet");
-	mmio_wr(common + 0x14, 1 | 2 | 8 | 4, 1);	/* DRIVER_OK */
-	used = get_le16(ram(USED + 2));
-	ok(used == 1 && ram(STATUS)[0] == 0, "at DRIVER_OK it is served (used %u, status %#x)",
-	   used, ram(STATUS)[0]);
-	used_seen = used;
-}
-
 static void
 h_bad_ring(void)
 {
@@ -439,7 +415,6 @@ main(void)
 		return done_testing();
 	test_negotiation();
 	test_io();
-	test_kick_before_driver_ok();
 	test_indirect_and_event_idx();
 	hostile("descriptor loop", h_loop);
 	hostile("buffer past the end of RAM", h_outside);

@@ -163,6 +163,7 @@ balloon_reset(struct virtio_dev *d)
 }
 
 static const struct virtio_ops balloon_ops = {
+	.serve_at_ready = true,	/* Linux primes the stats queue before DRIVER_OK */
 	.notify = balloon_notify,
 	.reset = balloon_reset,
 	.config_write = balloon_config_write,

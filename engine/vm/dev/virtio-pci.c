@@ -251,9 +251,8 @@ set_status(struct virtio_pci *vp, uint8_t v)
 	d->status = v | (d->status & VIRTIO_S_NEEDS_RESET);
 	/* a driver may fill and kick a queue before DRIVER_OK (Linux's
 	   virtio_balloon primes its stats queue so), and a device must not
-	   touch it until then: serve what waits now, as QEMU's ioeventfd
-	   start does */
-	if (!was_live && virtio_live(d) && d->ops->notify)
+	   touch it until then: a device that asks is served now */
+	if (!was_live && virtio_live(d) && d->ops->notify && d->ops->serve_at_ready)
 		for (int q = 0; q < d->nqueues; q++)
 			if (d->vq[q].enabled)
 				d->ops->notify(d, q);	/* as kick() does */

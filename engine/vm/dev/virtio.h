@@ -76,6 +76,10 @@ struct virtio_ops {
 	/* chains of queue q taken but not finished (d->lock held): a saved
 	   state hands them back to the ring, to be taken again; NULL: none */
 	int (*held)(struct virtio_dev *d, int q);
+	/* serve every enabled queue when the driver sets DRIVER_OK: for a
+	   driver known to kick before it (Linux's virtio_balloon primes its
+	   stats queue then; the kick is dropped, nothing else would come) */
+	bool serve_at_ready;
 };
 
 struct virtio_dev {
