@@ -151,6 +151,6 @@ run_hv vm create bad --gen 1 --memory 64M --disk "$TMP/blank2.raw" --firmware "$
 ok $rc "create with a 1000-byte file as firmware ($err)"
 run_hv vm start bad
 ok $([ $rc -ne 0 ]; echo $?) "start fails"
-one_error_line "one clear line"; echo "$err" | grep -q -- "not a BIOS image"; ok $? "it says why ($err)"
+one_error_line "one clear line"; echo "$err" | grep -q -- "not a firmware image"; ok $? "it says why ($err)"
 is "$(state_of bad)" Off "the VM stays Off"
 done_testing
