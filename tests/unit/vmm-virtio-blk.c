@@ -30,9 +30,8 @@
 static char dir[64], img[128], elf[128];
 static uint16_t avail_idx, used_seen;
 
-/* everything up to DRIVER_OK, the rings cleared */
 static int
-driver_setup(uint64_t features)
+driver_init(uint64_t features)
 {
 	mmio_wr(common + 0x14, 0, 1);			/* reset */
 	mmio_wr(common + 0x14, 1 | 2, 1);		/* ACK | DRIVER */
@@ -50,17 +49,9 @@ driver_setup(uint64_t features)
 	mmio_wr(common + 0x28, AVAIL, 8);
 	mmio_wr(common + 0x30, USED, 8);
 	mmio_wr(common + 0x1C, 1, 2);			/* enable */
+	mmio_wr(common + 0x14, 1 | 2 | 8 | 4, 1);	/* DRIVER_OK */
 	memset(ram(DESC), 0, 0x4000);
 	avail_idx = used_seen = 0;
-	return 0;
-}
-
-static int
-driver_init(uint64_t features)
-{
-	if (driver_setup(features) != 0)
-		return -1;
-	mmio_wr(common + 0x14, 1 | 2 | 8 | 4, 1);	/* DRIVER_OK */
 	return status() == 0x0F ? 0 : -1;
 }
 

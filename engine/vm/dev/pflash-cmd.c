@@ -10,7 +10,6 @@
 
 #include "engine/vm/dev/pflash.h"
 
-#define CMD_READ_ARRAY	0xFF
 #define CMD_PROGRAM2	0x40
 #define CMD_ERASE	0x20
 #define CMD_ERASE_OK	0xD0
