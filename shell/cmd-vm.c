@@ -19,7 +19,7 @@
 	{ "initrd", OPT_PATH, "FILE", "Gen2: initial ramdisk" }, \
 	{ "cmdline", OPT_STR, "STR", "Gen2: kernel command line" }, \
 	{ "firmware", OPT_PATH, "FILE", "Gen1: BIOS image (default from hv.conf)" }, \
-	{ "boot-order", OPT_STR, "LIST", "Gen1: where to boot from first: dvd,disk,net in any order (default: dvd,disk,net)" }, \
+	{ "boot-order", OPT_STR, "LIST", "Gen1: where to boot from first: dvd,disk,net in any order; net (PXE through iPXE) only when named (default: dvd,disk)" }, \
 	{ "notes", OPT_STR, "TEXT", "free text for admins" }
 
 static const struct cmd_opt create_opts[] = {
@@ -189,7 +189,7 @@ vm_print(struct cmd_ctx *ctx, const struct hv_vm *vm)
 			fprintf(f, "%-16s %s\n", "Command line:", vm->cmdline);
 	} else {
 		fprintf(f, "%-16s %s\n", "Firmware:", vm->firmware[0] ? vm->firmware : "(host default)");
-		fprintf(f, "%-16s %s\n", "Boot order:", vm->boot_order[0] ? vm->boot_order : "dvd,disk,net (default)");
+		fprintf(f, "%-16s %s\n", "Boot order:", vm->boot_order[0] ? vm->boot_order : "dvd,disk (default)");
 	}
 	for (int i = 0; i < vm->ndisks; i++) {
 		cmd_disk_qos_text(&vm->disk_qos[i], qos, sizeof qos);

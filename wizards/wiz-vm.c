@@ -24,7 +24,7 @@
 	{ "initrd", "Initial ramdisk", WF_PATH, "Gen2: initrd loaded beside the kernel (optional)", NULL, 0, 0, WIZ_EXISTS }, \
 	{ "cmdline", "Command line", WF_TEXT, "Gen2: kernel command line, e.g. console=ttyS0", NULL, 0, 0, 0 }, \
 	{ "firmware", "BIOS image", WF_PATH, "Gen1: SeaBIOS boots the first disk; empty: the host's default", NULL, 0, 0, WIZ_EXISTS }, \
-	{ "boot-order", "Boot order", WF_TEXT, "Gen1: dvd,disk,net in the order to try; empty: dvd,disk,net", NULL, 0, 0, 0 }
+	{ "boot-order", "Boot order", WF_TEXT, "Gen1: dvd,disk,net in the order to try (net: PXE through iPXE); empty: dvd,disk", NULL, 0, 0, 0 }
 
 static const struct wiz_field_def new_vm_fields[] = {
 	{ "name", "Name", WF_TEXT, "1..63 of A-Z a-z 0-9 . _ - (not starting with - or .)", NULL, 0, 0, WIZ_REQUIRED | WIZ_NAME },
@@ -38,7 +38,7 @@ static const struct wiz_field_def new_vm_fields[] = {
 	{ "disk-size", "Size", WF_SIZE, "virtual size the guest sees", NULL, 0, 0, WIZ_REQUIRED },
 	{ "disk-path", "Location", WF_PATH, "the new image file (must not exist yet)", NULL, 0, 0, WIZ_REQUIRED | WIZ_NEW },
 	{ "existing-disk", "Existing disk", WF_PATH, "an image file: raw, VHD, VHDX, qcow2 or VMDK", NULL, 0, 0, WIZ_REQUIRED | WIZ_EXISTS },
-	{ "install", "Installation", WF_CHOICE, "install an operating system later, or from a bootable ISO image in a DVD drive", "later|iso", 0, 0, 0 },
+	{ "install", "Installation", WF_CHOICE, "install an operating system later, from a bootable ISO image in a DVD drive, or from a network installation server (PXE, generation 1)", "later|iso|net", 0, 0, 0 },
 	{ "iso", "Image file (.iso)", WF_PATH, "a bootable ISO image; generation 1 boots its DVD first", NULL, 0, 0, WIZ_REQUIRED | WIZ_EXISTS },
 	BOOT_FIELDS,
 	{ NULL, NULL, 0, NULL, NULL, 0, 0, 0 },
@@ -53,7 +53,7 @@ static const struct wiz_page_def new_vm_pages[] = {
 	  { "switch", "vlan", NULL } },
 	{ "Virtual Hard Disk", "Create a virtual hard disk, use an existing one, or attach one later.",
 	  { "disk", "disk-format", "disk-type", "disk-size", "disk-path", "existing-disk", NULL } },
-	{ "Installation Options", "Install an operating system from an ISO image now, or later.",
+	{ "Installation Options", "Install an operating system from an ISO image or a network installation server now, or later.",
 	  { "install", "iso", NULL } },
 	{ "Boot", "Generation 2 boots a kernel directly; generation 1 boots its BIOS from a DVD or the disk.",
 	  { "kernel", "initrd", "cmdline", "firmware", "boot-order", NULL } },
@@ -248,6 +248,12 @@ new_vm_rules(struct wizard *w, int page, struct hv_err *err)
 	case 4:
 		if (wiz_is(w, "install", "iso") && hv_iso_check(wiz_get(w, "iso"), abs, &e2) != 0)
 			return wiz_blame(w, "iso", err, e2.code, "%s", e2.msg);
+		if (wiz_is(w, "install", "net") && wiz_is(w, "switch", "not connected"))
+			return wiz_blame(w, "install", err, HV_EUSAGE,
+					 "a network installation needs a network adapter: connect one on the Networking page");
+		if (wiz_is(w, "install", "net") && wiz_is(w, "generation", "2"))
+			return wiz_blame(w, "install", err, HV_EUSAGE,
+					 "network installation boots generation 1 VMs (iPXE); generation 2 boots a kernel directly");
 		return 0;
 	case 5:
 		return boot_rules(w, err);
@@ -304,6 +310,8 @@ new_vm_script(struct wizard *w, FILE *f)
 		wiz_opt(f, "--firmware", wiz_get(w, "firmware"));
 	if (!gen2 && wiz_get(w, "boot-order")[0])
 		wiz_opt(f, "--boot-order", wiz_get(w, "boot-order"));
+	else if (!gen2 && wiz_is(w, "install", "net"))
+		wiz_opt(f, "--boot-order", "net,disk");	/* PXE first, as Hyper-V's wizard */
 	if (wiz_is(w, "install", "iso"))
 		wiz_opt(f, "--dvd", wiz_get(w, "iso"));
 	fputc('\n', f);

@@ -159,6 +159,8 @@ struct vmm {
 	struct fw_cfg *fw_cfg;	/* Gen1 */
 	uint8_t *fw_image;	/* Gen1: the BIOS, mapped read-only at 4G - len */
 	size_t fw_len;
+	uint8_t *nic_rom;	/* cfg.nic_rom's image, on every NIC */
+	size_t nic_rom_len;
 	int nblk;
 	struct virtio_blk *blk[VMM_MAX_DISKS];
 	int nnet;
@@ -231,6 +233,8 @@ struct boot_cpu {
 int vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err);
 /* boot/boot-bios.c: Gen1 firmware, fw_cfg and the firmware debug port */
 int vmm_load_firmware(struct vmm *vm, struct hv_err *err);
+/* cfg.nic_rom into nic_rom, before the NICs are made */
+int vmm_load_nic_rom(struct vmm *vm, struct hv_err *err);
 int kvm_vcpu_boot_regs(struct vcpu *v, const struct boot_cpu *cpu,
 		       struct hv_err *err);
 

@@ -94,6 +94,8 @@ devices_setup(struct vmm *vm, struct hv_err *err)
 	for (i = 0; i < vm->cfg.ndisks; i++)
 		if (virtio_blk_create(vm, &vm->cfg.disks[i], err) != 0)
 			return -1;
+	if (vm->cfg.nic_rom && vm->cfg.nnics > 0 && vmm_load_nic_rom(vm, err) != 0)
+		return -1;
 	for (i = 0; i < vm->cfg.nnics; i++)
 		if (virtio_net_create(vm, &vm->cfg.nics[i], err) != 0)
 			return -1;
@@ -205,6 +207,7 @@ vmm_destroy(struct vmm *vm)
 	fw_cfg_free(vm);
 	if (vm->fw_image)
 		munmap(vm->fw_image, vm->fw_len);
+	free(vm->nic_rom);
 	pflash_destroy(vm->flash);
 	acpi_pm_free(vm);
 	legacy_free(vm);

@@ -102,6 +102,9 @@ struct vmm_config {
 	/* the firmware's boot order: "dvd,disk,net" (any order, each at
 	   most once); NULL or "": the firmware's own (DVD, disk, network) */
 	const char *boot_order;
+	/* the NICs' option ROM (iPXE for virtio-net, Debian's ipxe-qemu),
+	   which firmware runs to boot from the network; NULL: none */
+	const char *nic_rom;
 	int ndvds;		/* 0: no SCSI controller */
 	struct vmm_dvd_config dvds[VMM_MAX_DVDS];
 	/* dynamic memory: a balloon holding this much at boot (RAM is the

@@ -8,11 +8,14 @@
 #			sources and lists are left alone) and unpacked with dpkg -x
 #			into DIR/root, once
 #
-# Why not the release's own QEMU: Debian 12's QEMU 7.2 aborts the lab
-# ("tcg_handle_interrupt: assertion failed") when a guest of the lab's KVM
-# writes CR8 while KVM waits for an interrupt window, which OVMF does on
-# every boot, and its lab hangs now and then with every CPU halted. QEMU 10
-# runs OVMF's boot under hv. It runs on the release's own libraries (the
+# For experiments (scripts/lab with HV_LAB_QEMU=backports), not the
+# default: Debian 12's QEMU 7.2 aborts the lab ("tcg_handle_interrupt:
+# assertion failed") when a guest of the lab's KVM writes CR8 while KVM
+# waits for an interrupt window, which OVMF does on every boot; QEMU 10
+# runs the probe guests and SeaBIOS 10-20% faster and OVMF into DXE, but
+# Linux guests of the lab's KVM (npt=0) die right after their real-mode
+# setup (under hv and under QEMU -enable-kvm alike), and with npt=1 QEMU 10
+# itself dies when OVMF runs. It runs on the release's own libraries (the
 # ones deps.sh's qemu-system-x86 installs). The caller defines cannot.
 
 qemu_fetch() {

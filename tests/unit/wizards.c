@@ -188,6 +188,7 @@ static const struct step new_vm_memory_rules[] = {
 	{ "install", "iso", "iso", "Image file (.iso) is required" },
 	{ "iso", "@nothere.iso", "iso", "No such file or directory" },
 	{ "iso", "@odd.iso", "iso", "not an ISO image (its size, 1000 bytes, is not a multiple of 2048)" },
+	{ "install", "net", "install", "a network installation needs a network adapter" },
 	{ "install", "later", NEXT, "the OS installed later" },
 	{ "kernel", "@nokernel", "kernel", "No such file or directory" },
 	{ "kernel", "", NULL, NULL },

@@ -26,6 +26,7 @@
 #include "engine/vm/dev/fw_cfg.h"
 #include "engine/vm/dev/pflash.h"
 #include "engine/vm/dev/virtio-blk.h"
+#include "engine/vm/dev/virtio-net.h"
 #include "engine/vm/dev/virtio-pci.h"
 #include "engine/vm/dev/virtio-scsi.h"
 
@@ -223,10 +224,52 @@ bootorder_file(struct vmm *vm, struct hv_err *err)
 			for (int i = 0; i < vm->nblk; i++)
 				n += (size_t)snprintf(buf + n, cap - n, "/pci@i0cf8/scsi@%x/disk@0,0\n",
 						      virtio_pci_slot(virtio_blk_vdev(vm->blk[i])->transport));
+		/* the adapters' option ROMs, which SeaBIOS finds by slot */
+		if (k == 3 && strncmp(p, "net", 3) == 0 && vm->nic_rom != NULL)
+			for (int i = 0; i < vm->nnet; i++)
+				n += (size_t)snprintf(buf + n, cap - n, "/pci@i0cf8/ethernet@%x\n",
+						      virtio_pci_slot(virtio_net_vdev(vm->net[i])->transport));
 	}
 	rc = n > 0 ? fw_cfg_add_file(vm, "bootorder", buf, n + 1) : 0;
 	free(buf);
 	return rc != 0 ? hv_fail(err, HV_EINTERNAL, "fw_cfg: out of room") : 0;
+}
+
+/*
+ * The NICs' option ROM (iPXE): the firmware finds it in each adapter's
+ * expansion ROM BAR, copies and runs it, and boots the network through
+ * it. An option ROM starts 55 AA; 1 MiB is more than any NIC's.
+ */
+int
+vmm_load_nic_rom(struct vmm *vm, struct hv_err *err)
+{
+	const char *path = vm->cfg.nic_rom;
+	struct stat st;
+	size_t done = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hv_fail(err, HV_EINVAL, "network boot ROM %s: %s%s", path, strerror(errno),
+			       errno == ENOENT ? " (install the ipxe-qemu package)" : "");
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 512 ||
+	    st.st_size > (1 << 20) || (vm->nic_rom = malloc(st.st_size)) == NULL) {
+		close(fd);
+		return hv_fail(err, HV_EINVAL, "network boot ROM %s: not an option ROM (512 bytes..1 MiB)",
+			       path);
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, vm->nic_rom + done, st.st_size - done);
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	vm->nic_rom_len = done;
+	if (done != (size_t)st.st_size || vm->nic_rom[0] != 0x55 || vm->nic_rom[1] != 0xAA)
+		return hv_fail(err, HV_EINVAL, "network boot ROM %s: not an option ROM (no 55 AA)", path);
+	return 0;
 }
 
 /*

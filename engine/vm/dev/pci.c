@@ -22,6 +22,9 @@
 #define PCI_CONFIG_ADDR	0xCF8
 #define PCI_CONFIG_DATA	0xCFC
 #define PCI_RESET_CTL	0xCF9
+#define PCI_ROM_REG	0x30
+/* where a ROM that is off sits on the MMIO bus: past any guest address */
+#define PCI_ROM_OFF	(1ull << 62)
 
 struct pci_bus {
 	struct vmm *vm;
@@ -85,6 +88,46 @@ bar_write(struct pci_bus *b, struct pci_dev *d, int bar, uint32_t v)
 		d->bar_moved(d, bar, old, base);
 }
 
+void
+pci_set_rom(struct pci_dev *d, const uint8_t *rom, uint32_t len)
+{
+	d->rom.data = rom;
+	d->rom.len = len;
+	for (d->rom.size = 0x800; d->rom.size < len; d->rom.size <<= 1)
+		;
+	d->rom.at = PCI_ROM_OFF;
+}
+
+/* the ROM's BAR: reads while it is on; past the image, zeros */
+static void
+rom_io(void *opaque, uint64_t off, void *data, int len, bool write)
+{
+	const struct pci_rom *r = opaque;
+
+	if (write)
+		return;
+	memset(data, 0, len);
+	if (off < r->len)
+		memcpy(data, r->data + off, r->len - off < (uint64_t)len ? r->len - off : (size_t)len);
+}
+
+/* the guest wrote the ROM's BAR: base address bits and the enable bit */
+static void
+rom_write(struct pci_bus *b, struct pci_dev *d, uint32_t v)
+{
+	uint64_t at;
+
+	if (!d->rom.data)
+		return;
+	v &= ~(d->rom.size - 1) | 1;
+	put_le32(d->cfg + PCI_ROM_REG, v);
+	at = (v & 1) && (v & ~1u) ? (v & ~1u) : PCI_ROM_OFF;
+	if (at == d->rom.at)
+		return;
+	bus_move(&b->vm->mmio, &d->rom, d->rom.at, at);
+	d->rom.at = at;
+}
+
 /* a dword-aligned write of len bytes at off, merged into the register */
 static void
 cfg_write(struct pci_bus *b, struct pci_dev *d, unsigned off, uint32_t v,
@@ -98,6 +141,13 @@ cfg_write(struct pci_bus *b, struct pci_dev *d, unsigned off, uint32_t v,
 		for (i = 0; i < len; i++)
 			tmp[(off & 3) + i] = v >> (8 * i);
 		bar_write(b, d, (reg - 0x10) / 4, get_le32(tmp));
+		return;
+	}
+	if (reg == PCI_ROM_REG) {
+		memcpy(tmp, d->cfg + reg, 4);
+		for (i = 0; i < len; i++)
+			tmp[(off & 3) + i] = v >> (8 * i);
+		rom_write(b, d, get_le32(tmp));
 		return;
 	}
 	if (reg == 0x04) {	/* command: I/O, memory, master, INTx off */
@@ -175,6 +225,8 @@ pci_io(void *opaque, uint64_t port_off, void *data, int len, bool write)
 		memcpy(&v, data, len);
 		cfg_write(b, d, off, v, len);
 	} else {
+		if (off >= PCI_CAP_START && off < d->cap_end && d->cap_read)
+			d->cap_read(d, off, len);
 		memcpy(data, d->cfg + off, len);
 	}
 out:
@@ -205,6 +257,8 @@ pci_add(struct vmm *vm, struct pci_dev *d, struct hv_err *err)
 		if (bus_add(&vm->mmio, d->bar_addr[i], sz, d->bar_fn, d->opaque))
 			return hv_fail(err, HV_EINTERNAL, "MMIO bus full");
 	}
+	if (d->rom.data && bus_add(&vm->mmio, d->rom.at, d->rom.size, rom_io, &d->rom))
+		return hv_fail(err, HV_EINTERNAL, "MMIO bus full");
 	d->slot = slot;
 	d->cfg[0x3D] = 1;	/* INTA# */
 	put_le16(d->cfg + 4, 0x0006);	/* memory decode + bus master, as
@@ -331,6 +385,7 @@ pci_load(struct pci_bus *b, struct snap_r *r)
 		if (r->bad)
 			break;
 		memcpy(d->cfg, cfg, sizeof cfg);
+		rom_write(b, d, get_le32(cfg + PCI_ROM_REG));
 		for (i = 0; i < 6; i++) {
 			if (!d->bar_size[i])
 				continue;

@@ -511,6 +511,8 @@ virtio_net_create(struct vmm *vm, const struct vmm_nic_config *nc,
 	/* a burst the guest sends goes out on its own vCPU: no wakeup of
 	   another thread per kick (measured: bench/net) */
 	n->vdev.vcpu_kicks = 1u << TXQ;
+	n->vdev.rom = vm->nic_rom;
+	n->vdev.rom_len = vm->nic_rom_len;
 	if (io_watch_raw(vm, n->tap, tap_ready, n) != 0 ||
 	    io_watch(vm, n->timer_fd, timer_fired, n) != 0 || !arm_timer(n))
 		return hv_fail(err, HV_EIO, "%s: cannot watch the TAP or its timer", name);

@@ -36,6 +36,7 @@
 #define CAP_NOTIFY	2
 #define CAP_ISR		3
 #define CAP_DEVICE	4
+#define CAP_PCI_CFG	5	/* BAR access through config space */
 
 #define MSIX_VECS	(VIRTIO_MAX_QUEUES + 1)
 #define MSIX_ENABLE	0x8000
@@ -56,6 +57,7 @@ struct virtio_pci {
 	uint32_t dfselect, gfselect;
 	uint16_t qsel;
 	unsigned msix_cap;
+	unsigned cfg_cap;	/* the CAP_PCI_CFG capability */
 	int nvec;
 	uint8_t table[MSIX_VECS * 16];
 	uint64_t pba;
@@ -131,12 +133,67 @@ msix_table_write(struct virtio_pci *vp, uint64_t off, const void *data,
  * A config write into our capabilities (pci lock held): only MSI-X
  * enable and function mask (message control bits 15, 14) are writable.
  */
+static void bar_io(void *opaque, uint64_t off, void *data, int len, bool write);
+
+/*
+ * The PCI configuration access capability (virtio 1.2, 4.1.4.9): the
+ * driver names a BAR, an offset and a length (1, 2 or 4) in it, then
+ * reads or writes pci_cfg_data, which reaches that BAR there. iPXE wants
+ * the capability present; firmware without a mapping of the BAR uses it.
+ * Anything but BAR0, an aligned access and a valid length is ignored.
+ */
+static bool
+cfg_window(struct virtio_pci *vp, uint32_t *at, unsigned *len)
+{
+	const uint8_t *c = vp->pci.cfg + vp->cfg_cap;
+
+	*at = get_le32(c + 8);
+	*len = get_le32(c + 12);
+	return c[4] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
+	       *at % *len == 0 && *at < BAR_SIZE && *at + *len <= BAR_SIZE;
+}
+
+static void
+vp_cap_read(struct pci_dev *pd, unsigned off, unsigned len)
+{
+	struct virtio_pci *vp = pd->opaque;
+	unsigned data = vp->cfg_cap + 16, n;
+	uint32_t at;
+
+	if (off + len <= data || off >= data + 4)
+		return;
+	memset(pd->cfg + data, 0, 4);
+	if (cfg_window(vp, &at, &n))
+		bar_io(vp, at, pd->cfg + data, (int)n, false);
+}
+
+static void
+cfg_cap_write(struct virtio_pci *vp, unsigned off, uint32_t val, unsigned len)
+{
+	uint8_t *c = vp->pci.cfg + vp->cfg_cap;
+	unsigned i, n;
+	uint32_t at;
+
+	for (i = 0; i < len; i++) {
+		unsigned r = off + i - vp->cfg_cap;
+
+		if (r == 4 || (r >= 8 && r < 20))	/* bar, offset, length, data */
+			c[r] = val >> (8 * i);
+	}
+	if (off + len > vp->cfg_cap + 16 && off < vp->cfg_cap + 20 && cfg_window(vp, &at, &n))
+		bar_io(vp, at, c + 16, (int)n, true);
+}
+
 static void
 vp_cap_write(struct pci_dev *pd, unsigned off, uint32_t val, unsigned len)
 {
 	struct virtio_pci *vp = pd->opaque;
 	unsigned at = vp->msix_cap + 3, i;
 
+	if (off < vp->cfg_cap + 20 && off + len > vp->cfg_cap) {
+		cfg_cap_write(vp, off, val, len);
+		return;
+	}
 	if (at < off || at >= off + len)
 		return;
 	i = at - off;
@@ -413,6 +470,13 @@ add_caps(struct virtio_pci *vp)
 		if (pci_add_cap(&vp->pci, c, c[2]) < 0)
 			return -1;
 	}
+	memset(c, 0, sizeof c);
+	c[0] = 0x09;
+	c[2] = 20;
+	c[3] = CAP_PCI_CFG;
+	if ((at = pci_add_cap(&vp->pci, c, 20)) < 0)
+		return -1;
+	vp->cfg_cap = at;
 	put_le16(m + 2, vp->nvec - 1);
 	put_le32(m + 4, OFF_MSIX);	/* BIR 0 */
 	put_le32(m + 8, OFF_PBA);
@@ -487,7 +551,10 @@ virtio_pci_add(struct vmm *vm, struct virtio_dev *d, uint32_t class_code,
 	vp->pci.bar_fn = bar_io;
 	vp->pci.opaque = vp;
 	vp->pci.cap_write = vp_cap_write;
+	vp->pci.cap_read = vp_cap_read;
 	vp->pci.bar_moved = vp_bar_moved;
+	if (d->rom)
+		pci_set_rom(&vp->pci, d->rom, d->rom_len);
 	if (add_caps(vp) != 0)
 		return hv_fail(err, HV_EINTERNAL, "PCI config space full");
 	if (pci_add(vm, &vp->pci, err) != 0)

@@ -103,6 +103,10 @@ struct virtio_dev {
 	/* queues whose kicks run the device on the kicking vCPU (an MMIO
 	   exit) rather than through an ioeventfd and the I/O thread */
 	uint32_t vcpu_kicks;
+	/* an option ROM on the device's PCI function (a NIC's iPXE), NULL:
+	   none; the VM keeps it */
+	const uint8_t *rom;
+	uint32_t rom_len;
 };
 
 void virtio_init(struct virtio_dev *d, struct vmm *vm, const struct gmem *mem,

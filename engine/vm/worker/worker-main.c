@@ -219,6 +219,17 @@ no:
 	return false;
 }
 
+#define HV_NIC_ROM	"/usr/lib/ipxe/qemu/efi-virtio.rom"	/* ipxe-qemu */
+
+static bool
+names_net(const char *order)
+{
+	for (const char *p = order; *p != '\0'; p += strcspn(p, ","), p += *p == ',')
+		if (strncmp(p, "net", 3) == 0 && (p[3] == ',' || p[3] == '\0'))
+			return true;
+	return false;
+}
+
 static int
 build_vmm(struct worker *w, struct hv_err *err)
 {
@@ -234,6 +245,10 @@ build_vmm(struct worker *w, struct hv_err *err)
 	cfg.cmdline = vm->cmdline;
 	cfg.firmware = vm->firmware[0] ? vm->firmware : NULL;	/* NULL: SeaBIOS or OVMF */
 	cfg.boot_order = vm->boot_order;
+	/* Gen1 boots the network through iPXE, the adapters' option ROM,
+	   when the boot order names it (Gen2's OVMF has its own driver) */
+	if (vm->generation == 1 && names_net(vm->boot_order))
+		cfg.nic_rom = getenv("HV_NIC_ROM") ? getenv("HV_NIC_ROM") : HV_NIC_ROM;
 	if (vmm_uefi(&cfg)) {
 		if (hv_vm_nvram(w->home, vm->name, w->nvram, sizeof w->nvram, err) != 0)
 			return -1;
