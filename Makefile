@@ -142,25 +142,33 @@ PROVE	    = HV=$(CURDIR)/$(B)/asan/hv prove --timer --exec tests/lab/prove-exec
 realos: all
 	@HV=$(CURDIR)/$(B)/hv tests/realos/build.sh $(B)/realos
 
+# The builds use every core (CI's two), and the real server's mmdebstrap
+# (mostly the network) runs beside the ASan build.
+JOBS	?= $(shell nproc)
+BUILD	 = $(MAKE) --no-print-directory -j$(JOBS)
+
 # The integration tests run the ASan/UBSan hv (HV=$(B)/asan/hv).
 check: deps
-	@$(MAKE) --no-print-directory all asan realos
+	@$(BUILD) all
+	@$(BUILD) asan realos
 	@scripts/lab native || true
 	$(call in_lab,$(PROVE) $(HOST_T) $(UNIT_HOST_T) $(VM_T) $(UNIT_VM_T))
 
 # the inner loop: every test that runs no VM, natively
 check-quick: deps
-	@$(MAKE) --no-print-directory all asan
+	@$(BUILD) all asan
 	$(PROVE) $(HOST_T) $(UNIT_HOST_T)
 
 # only the tests that run VMs (in labs where this host has no /dev/kvm)
 check-vm: deps
-	@$(MAKE) --no-print-directory all asan realos
+	@$(BUILD) all
+	@$(BUILD) asan realos
 	$(call in_lab,$(PROVE) $(VM_T) $(UNIT_VM_T))
 
 # the long VM tests (LONG_T), in a lab of their own
 check-long: deps
-	@$(MAKE) --no-print-directory all asan realos
+	@$(BUILD) all
+	@$(BUILD) asan realos
 	$(call in_lab,HV_LAB_MEM=8G $(PROVE) $(LONG_T))
 
 # make check on a fresh minimal Debian (mmdebstrap), as CI's machines are

@@ -105,7 +105,7 @@ struct hv_vm {
 	char initrd[HV_PATH_MAX];
 	char cmdline[HV_CMDLINE_MAX];
 	char firmware[HV_PATH_MAX];	/* Gen1 */
-	char boot_order[24];	/* Gen1: "dvd,disk,net" in some order; "": DVD, disk, net */
+	char boot_order[24];	/* Gen1: "dvd,disk,net" in some order; "": DVD, disk (net only when named) */
 	char notes[256];
 	int ndisks;
 	char disks[HV_MAX_DISKS][HV_PATH_MAX];	/* absolute paths */

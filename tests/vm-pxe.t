@@ -48,11 +48,11 @@ ok $? "... and sent it the boot file over TFTP"
 grep -q 'PXEClient' "$TMP/dnsmasq.log"
 ok $? "the client asked as a PXE client (iPXE)"
 log=$(log_of p1)
-echo "$log" | grep -q 'iPXE'
-ok $? "SeaBIOS ran iPXE from the adapter's ROM"
+echo "$log" | grep -q 'Running option rom at c' && echo "$log" | grep -q 'Booting from ROM'
+ok $? "SeaBIOS ran the adapter's option ROM and booted through it"
 run_hv vm stop p1
 ok $rc "stop it"
-if [ $(grep -c 'sent .*pxe-boot.bin' "$TMP/dnsmasq.log") -lt 1 ] || ! echo "$log" | grep -q 'gen1: boot ok'; then
+if [ "${T_FAIL:-0}" -gt 0 ]; then
 	diag "console:" "$(echo "$log" | tail -n 30)" "dnsmasq:" "$(tail -n 20 "$TMP/dnsmasq.log")"
 fi
 

@@ -100,7 +100,7 @@ struct vmm_config {
 	int nnics;
 	struct vmm_nic_config nics[VMM_MAX_NICS];
 	/* the firmware's boot order: "dvd,disk,net" (any order, each at
-	   most once); NULL or "": the firmware's own (DVD, disk, network) */
+	   most once); NULL or "": the firmware's own (DVD, disk) */
 	const char *boot_order;
 	/* the NICs' option ROM (iPXE for virtio-net, Debian's ipxe-qemu),
 	   which firmware runs to boot from the network; NULL: none */
