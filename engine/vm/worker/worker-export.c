@@ -17,6 +17,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,7 +46,14 @@ export_progress(void *opaque, uint64_t done, uint64_t total)
 {
 	struct export_job *x = opaque;
 	int pct = total ? (int)(done * 100 / total) : 100;
+	struct pollfd pfd = { .fd = x->w->mig_client->fd, .events = POLLRDHUP };
 
+	/* a client that went away between two progress lines is seen at
+	   once, not a percent of a big disk later (in the lab that took
+	   minutes) */
+	if (!x->client_gone && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		x->client_gone = true;
 	if (pct != x->last_pct && !x->client_gone) {
 		cJSON *j = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(j, "progress");
 
