@@ -233,6 +233,8 @@ struct boot_cpu {
 int vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err);
 /* boot/boot-bios.c: Gen1 firmware, fw_cfg and the firmware debug port */
 int vmm_load_firmware(struct vmm *vm, struct hv_err *err);
+/* a whole regular file (under 2 GiB) into malloc'd memory (boot.c) */
+int vmm_read_file(const char *path, uint8_t **out, size_t *len, struct hv_err *err);
 /* cfg.nic_rom into nic_rom, before the NICs are made */
 int vmm_load_nic_rom(struct vmm *vm, struct hv_err *err);
 int kvm_vcpu_boot_regs(struct vcpu *v, const struct boot_cpu *cpu,

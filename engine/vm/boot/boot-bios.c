@@ -244,30 +244,17 @@ int
 vmm_load_nic_rom(struct vmm *vm, struct hv_err *err)
 {
 	const char *path = vm->cfg.nic_rom;
+	struct hv_err e;
 	struct stat st;
-	size_t done = 0;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return hv_fail(err, HV_EINVAL, "network boot ROM %s: %s%s", path, strerror(errno),
-			       errno == ENOENT ? " (install the ipxe-qemu package)" : "");
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 512 ||
-	    st.st_size > (1 << 20) || (vm->nic_rom = malloc(st.st_size)) == NULL) {
-		close(fd);
+	if (vmm_read_file(path, &vm->nic_rom, &vm->nic_rom_len, &e) != 0)
+		return hv_fail(err, HV_EINVAL, "network boot ROM %s%s", e.msg,
+			       stat(path, &st) != 0 && errno == ENOENT ?
+			       " (install the ipxe-qemu package)" : "");
+	if (vm->nic_rom_len < 512 || vm->nic_rom_len > (1u << 20))
 		return hv_fail(err, HV_EINVAL, "network boot ROM %s: not an option ROM (512 bytes..1 MiB)",
 			       path);
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, vm->nic_rom + done, st.st_size - done);
-
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	close(fd);
-	vm->nic_rom_len = done;
-	if (done != (size_t)st.st_size || vm->nic_rom[0] != 0x55 || vm->nic_rom[1] != 0xAA)
+	if (vm->nic_rom[0] != 0x55 || vm->nic_rom[1] != 0xAA)
 		return hv_fail(err, HV_EINVAL, "network boot ROM %s: not an option ROM (no 55 AA)", path);
 	return 0;
 }

@@ -99,8 +99,8 @@ boot_gdt(struct gmem *m, struct boot_cpu *cpu)
 	cpu->gdt_limit = sizeof gdt - 1;
 }
 
-static int
-read_file(const char *path, uint8_t **out, size_t *len, struct hv_err *err)
+int
+vmm_read_file(const char *path, uint8_t **out, size_t *len, struct hv_err *err)
 {
 	struct stat st;
 	size_t done = 0;
@@ -143,10 +143,10 @@ vmm_load_kernel(struct vmm *vm, struct boot_cpu *cpu, struct hv_err *err)
 
 	if (!vm->cfg.kernel)
 		return hv_fail(err, HV_EUSAGE, "a Gen2 VM needs a kernel");
-	if (read_file(vm->cfg.kernel, &k, &im.kernel_len, err) != 0)
+	if (vmm_read_file(vm->cfg.kernel, &k, &im.kernel_len, err) != 0)
 		return -1;
 	if (vm->cfg.initrd &&
-	    read_file(vm->cfg.initrd, &i, &im.initrd_len, err) != 0)
+	    vmm_read_file(vm->cfg.initrd, &i, &im.initrd_len, err) != 0)
 		goto out;
 	im.kernel = k;
 	im.initrd = i;

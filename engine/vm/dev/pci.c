@@ -136,18 +136,14 @@ cfg_write(struct pci_bus *b, struct pci_dev *d, unsigned off, uint32_t v,
 	unsigned reg = off & ~3u, i;
 	uint8_t tmp[4];
 
-	if (reg >= 0x10 && reg < 0x28) {
+	if ((reg >= 0x10 && reg < 0x28) || reg == PCI_ROM_REG) {
 		memcpy(tmp, d->cfg + reg, 4);
 		for (i = 0; i < len; i++)
 			tmp[(off & 3) + i] = v >> (8 * i);
-		bar_write(b, d, (reg - 0x10) / 4, get_le32(tmp));
-		return;
-	}
-	if (reg == PCI_ROM_REG) {
-		memcpy(tmp, d->cfg + reg, 4);
-		for (i = 0; i < len; i++)
-			tmp[(off & 3) + i] = v >> (8 * i);
-		rom_write(b, d, get_le32(tmp));
+		if (reg == PCI_ROM_REG)
+			rom_write(b, d, get_le32(tmp));
+		else
+			bar_write(b, d, (reg - 0x10) / 4, get_le32(tmp));
 		return;
 	}
 	if (reg == 0x04) {	/* command: I/O, memory, master, INTx off */

@@ -129,10 +129,6 @@ msix_table_write(struct virtio_pci *vp, uint64_t off, const void *data,
 		pending_fire(vp);
 }
 
-/*
- * A config write into our capabilities (pci lock held): only MSI-X
- * enable and function mask (message control bits 15, 14) are writable.
- */
 static void bar_io(void *opaque, uint64_t off, void *data, int len, bool write);
 
 /*
@@ -184,6 +180,11 @@ cfg_cap_write(struct virtio_pci *vp, unsigned off, uint32_t val, unsigned len)
 		bar_io(vp, at, c + 16, (int)n, true);
 }
 
+/*
+ * A config write into our capabilities (pci lock held): the access
+ * capability's window, and MSI-X enable and function mask (message
+ * control bits 15, 14); nothing else is writable.
+ */
 static void
 vp_cap_write(struct pci_dev *pd, unsigned off, uint32_t val, unsigned len)
 {
