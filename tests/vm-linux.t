@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # lab: runs VMs (on /dev/kvm, or in scripts/lab where there is none)
-# lab: long (make check-long: 10 minutes in the lab; tests/realos-boot.t boots
-# the same Debian kernel both ways, as a whole server, in make check)
 # Issue 5: Linux guests on VT-x/AMD-V hosts. A Debian distribution kernel
 # (linux-image-amd64) with a busybox initramfs, both built by
 # tests/linux-guest.sh into build/linux-guest/, boots
