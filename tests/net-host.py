@@ -7,7 +7,7 @@ typed on an hv VM's serial console.
     net-host.py ping DST N
     net-host.py echo DST N
     net-host.py serve ADDR PORT SECONDS echo|sink READYFILE
-    net-host.py sniff IFNAME SECONDS READYFILE
+    net-host.py sniff IFNAME SECONDS [KINDS] READYFILE   (ends once KINDS, 3, are seen)
     net-host.py console SOCKET LINE
 """
 import json, socket, struct, sys, time
@@ -94,14 +94,14 @@ def kind(f):
             return "router-advert"
     return None
 
-def sniff(ifname, secs, ready):
+def sniff(ifname, secs, ready, want=3):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
     s.bind((ifname, 0))
     s.settimeout(0.2)
     open(ready, "w").close()
     seen = set()
     end = time.time() + secs
-    while time.time() < end and len(seen) < 3:
+    while time.time() < end and len(seen) < want:
         try:
             k = kind(s.recv(4000))
         except socket.timeout:
@@ -123,6 +123,6 @@ cmd, a = sys.argv[1], sys.argv[2:]
 if cmd == "ping": ping(a[0], int(a[1]))
 elif cmd == "echo": echo_client(a[0], int(a[1]))
 elif cmd == "serve": serve(a[0], int(a[1]), float(a[2]), a[3] == "echo", a[4])
-elif cmd == "sniff": sniff(a[0], float(a[1]), a[2])
+elif cmd == "sniff": sniff(a[0], float(a[1]), a[-1], int(a[2]) if len(a) > 3 else 3)
 elif cmd == "console": console(a[0], a[1])
 else: sys.exit("net-host.py: unknown command " + cmd)

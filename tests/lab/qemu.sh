@@ -15,7 +15,13 @@
 # runs the probe guests and SeaBIOS 10-20% faster and OVMF into DXE, but
 # Linux guests of the lab's KVM (npt=0) die right after their real-mode
 # setup (under hv and under QEMU -enable-kvm alike), and with npt=1 QEMU 10
-# itself dies when OVMF runs. It runs on the release's own libraries (the
+# itself dies when OVMF runs (2026-12-07 again, QEMU 10.0.2, with the SVM
+# extras a lab's KVM could use taken away, HV_LAB_CPU_EXTRA=",-vgif,
+# -v-vmsave-vmload,-vnmi,-lbrv,-pause-filter,-tsc-scale,-svme-addr-chk,
+# -avic,-decodeassists,-flushbyasid,-vmcb-clean,-svm-lock": with npt=0 a
+# Linux guest still stops after 9 port I/O exits; with npt=1 it boots (12 s
+# to its drivers) and QEMU 10 vanishes without a word once OVMF starts).
+# It runs on the release's own libraries (the
 # ones deps.sh's qemu-system-x86 installs). The caller defines cannot.
 
 qemu_fetch() {
