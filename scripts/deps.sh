@@ -11,7 +11,7 @@ libsqlite3-dev libcjson-dev libmnl-dev qemu-utils qemu-system-x86 seabios tmux
 perl clang libclang-rt-14-dev sqlite3 zlib1g-dev acpica-tools
 busybox-static cpio syslinux syslinux-common mtools xz-utils
 iproute2 iputils-ping procps python3 bc mmdebstrap fdisk e2fsprogs netcat-openbsd
-xorriso ovmf ipxe-qemu dnsmasq-base grub-pc-bin grub-efi-amd64-bin"
+xorriso ovmf ipxe-qemu dnsmasq-base grub-pc-bin grub-efi-amd64-bin grub2-common"
 
 missing=""
 for p in $PKGS; do
