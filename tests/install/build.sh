@@ -101,9 +101,8 @@ fail() { echo "$TAG: FAILED: $*"; sync; poweroff -f; }'
 
 # 1. the installed system: its initramfs, its root
 S=$WORK/system
-mkdir -p "$S/boot" "$S/sbin" "$S/etc" "$S/proc" "$S/sys" "$S/dev" "$S/tmp"
-cp /bin/busybox "$S/bin-busybox"
-mkdir -p "$S/bin" && mv "$S/bin-busybox" "$S/bin/busybox"
+mkdir -p "$S/bin" "$S/boot" "$S/sbin" "$S/etc" "$S/proc" "$S/sys" "$S/dev" "$S/tmp"
+cp /bin/busybox "$S/bin/busybox"
 for a in $(/bin/busybox --list); do
 	[ -e "$S/bin/$a" ] || ln -s busybox "$S/bin/$a"
 done
